@@ -1,0 +1,457 @@
+"""One adapter class for every SQL dialect.
+
+A dialect is a folder of named queries plus a thin driver; this class only validates input,
+binds the named parameters and turns rows into models. Rows come back as mappings keyed by
+the column names the queries select, so every dialect's SQL selects the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import _validate as v
+from ._base import BaseAdapter, compound_id, new_token, now
+from ._bootstrap import bootstrap_sql, check_sql
+from ._driver import Dialect, Row, SqlDriver
+from ._errors import NotFoundError, ValidationError
+from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
+from ._protocol import SessionRecord
+from ._schema import SchemaReport
+from ._sql import Migration, Query
+
+__all__ = ["SqlAdapter"]
+
+UTC = timezone.utc
+
+
+class SqlAdapter(BaseAdapter):
+    """The adapter contract over any :class:`~asyncauth._driver.SqlDriver`.
+
+    Build it with :func:`asyncauth.connect`, or around a pool you own with the backend's
+    ``from_pool`` helper (e.g. :func:`asyncauth.postgres.adapter`).
+    """
+
+    def __init__(
+        self,
+        driver: SqlDriver[Any],
+        queries: Mapping[str, Query],
+        *,
+        hash_session_tokens: bool = False,
+        owns_driver: bool = True,
+        extra_migrations: Sequence[Path] = (),
+    ) -> None:
+        self.driver = driver
+        self.queries = dict(queries)
+        self.dialect: Dialect = driver.dialect
+        self.hash_session_tokens = hash_session_tokens
+        self._owns_driver = owns_driver
+        self.extra_migrations = tuple(extra_migrations)
+        self._migrations: list[Migration] | None = None
+        q = self.queries
+        # Resolved once: a missing query fails here, at construction, not on a request.
+        self._q_hot = q["get_session_and_user"]
+        self._time_in = self.dialect.time_in
+        self._time_out = self.dialect.time_out
+
+    def __repr__(self) -> str:
+        return f"<SqlAdapter dialect={self.dialect.name}>"
+
+    async def _open(self) -> None:
+        opener = getattr(self.driver, "open", None)
+        if opener is not None:
+            await opener()
+
+    async def aclose(self) -> None:
+        """Close the driver's pool if this adapter made it."""
+        if self._owns_driver:
+            await self.driver.aclose()
+        await super().aclose()
+
+    async def bootstrap(self) -> list[int]:
+        """Apply what is missing of the bundled (and custom) migrations, under a lock."""
+        return await bootstrap_sql(self)
+
+    async def check(self) -> SchemaReport:
+        """Compare the live schema with the expected one; changes nothing."""
+        return await check_sql(self)
+
+    # -- row <-> model ----------------------------------------------------------------------
+
+    def _t(self, value: datetime | None) -> Any:
+        return None if value is None else self._time_in(value)
+
+    def _opt_time(self, value: Any) -> datetime | None:
+        return None if value is None else self._time_out(value)
+
+    def _user(self, row: Row) -> User:
+        return User(
+            id=str(row["id"]),
+            name=row["name"],
+            email=row["email"],
+            email_verified=self._opt_time(row["email_verified"]),
+            image=row["image"],
+        )
+
+    def _account(self, row: Row) -> Account:
+        expires = row["access_token_expires"]
+        return Account(
+            user_id=str(row["user_id"]),
+            type=row["provider_type"],
+            provider=row["provider_id"],
+            provider_account_id=row["provider_account_id"],
+            refresh_token=row["refresh_token"],
+            access_token=row["access_token"],
+            expires_at=None if expires is None else int(self._time_out(expires).timestamp()),
+            token_type=row["token_type"],
+            scope=row["scope"],
+            id_token=row["id_token"],
+            session_state=row["session_state"],
+        )
+
+    def _authenticator(self, row: Row) -> Authenticator:
+        return Authenticator(
+            credential_id=row["credential_id"],
+            user_id=str(row["user_id"]),
+            provider_account_id=row["provider_account_id"],
+            credential_public_key=row["credential_public_key"],
+            counter=int(row["counter"]),
+            credential_device_type=row["credential_device_type"],
+            credential_backed_up=self.dialect.bool_out(row["credential_backed_up"]),
+            transports=row["transports"],
+        )
+
+    def _token(self, row: Row) -> VerificationToken:
+        return VerificationToken(
+            identifier=row["identifier"], token=row["token"], expires=self._time_out(row["expires"])
+        )
+
+    def _user_key(self, user_id: object, field: str = "user_id") -> int | None:
+        return self.dialect.id_in(v.key(user_id, field))
+
+    def _required_user_key(self, user_id: object) -> int:
+        key = self._user_key(user_id)
+        if key is None:
+            raise ValidationError("user_id", f"{user_id!r} is not a user id of this backend")
+        return key
+
+    async def _one(self, name: str, args: Mapping[str, Any]) -> Row | None:
+        return await self.driver.fetch_one(self.queries[name], args)
+
+    # -- users --------------------------------------------------------------------------------
+
+    async def create_user(
+        self,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        image: str | None = None,
+        email_verified: datetime | None = None,
+    ) -> User:
+        f = self._check_user_fields(
+            {"email": email, "name": name, "image": image, "email_verified": email_verified}
+        )
+        stamp = self._time_in(now())
+        row = await self._one(
+            "create_user",
+            {
+                "name": f["name"],
+                "email": f["email"],
+                "email_verified": self._t(f["email_verified"]),
+                "image": f["image"],
+                "now": stamp,
+            },
+        )
+        assert row is not None, "create_user returns the new id"
+        return User(str(row["id"]), f["name"], f["email"], f["email_verified"], f["image"])
+
+    async def get_user(self, user_id: str) -> User | None:
+        key = self._user_key(user_id, "user_id")
+        if key is None:
+            return None
+        row = await self._one("get_user", {"id": key})
+        return None if row is None else self._user(row)
+
+    async def get_user_by_email(self, email: str | None) -> User | None:
+        if email is None or email == "":
+            return None
+        checked = self._lookup_text(email, "email")
+        if checked is None:
+            return None
+        row = await self._one("get_user_by_email", {"email": checked})
+        return None if row is None else self._user(row)
+
+    async def get_user_by_account(self, provider: str, provider_account_id: str) -> User | None:
+        p = self._lookup_text(provider, "provider")
+        pa = self._lookup_text(provider_account_id, "provider_account_id")
+        if p is None or pa is None:
+            return None
+        row = await self._one(
+            "get_user_by_account",
+            {"compound_id": compound_id(p, pa), "provider_id": p, "provider_account_id": pa},
+        )
+        return None if row is None else self._user(row)
+
+    async def update_user(self, user_id: str, **fields: Any) -> User:
+        key = self._user_key(user_id)
+        f = self._check_user_fields(fields)
+        if key is None:
+            raise NotFoundError(f"no user {user_id!r}")
+        args: dict[str, Any] = {"id": key, "now": self._time_in(now())}
+        # One statement with a flag per column: a partial update without building SQL.
+        for name in ("name", "email", "image"):
+            args[f"set_{name}"] = name in f
+            args[name] = f.get(name)
+        args["set_email_verified"] = "email_verified" in f
+        args["email_verified"] = self._t(f.get("email_verified"))
+        row = await self._one("update_user", args)
+        if row is None:
+            raise NotFoundError(f"no user {user_id!r}")
+        return self._user(row)
+
+    async def delete_user(self, user_id: str) -> User | None:
+        key = self._user_key(user_id)
+        if key is None:
+            return None
+        row = await self._one("delete_user", {"user_id": key})
+        return None if row is None else self._user(row)
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    async def link_account(self, account: Account) -> Account:
+        a = self._check_account(account)
+        key = self._required_user_key(a.user_id)
+        expires = (
+            None
+            if a.expires_at is None
+            else self._time_in(datetime.fromtimestamp(a.expires_at, UTC))
+        )
+        await self.driver.execute(
+            self.queries["link_account"],
+            {
+                "compound_id": compound_id(a.provider, a.provider_account_id),
+                "user_id": key,
+                "provider_type": a.type,
+                "provider_id": a.provider,
+                "provider_account_id": a.provider_account_id,
+                "refresh_token": a.refresh_token,
+                "access_token": a.access_token,
+                "access_token_expires": expires,
+                "token_type": a.token_type,
+                "scope": a.scope,
+                "id_token": a.id_token,
+                "session_state": a.session_state,
+                "now": self._time_in(now()),
+            },
+        )
+        return a
+
+    def _account_args(self, provider: str, provider_account_id: str) -> dict[str, Any] | None:
+        p = self._lookup_text(provider, "provider")
+        pa = self._lookup_text(provider_account_id, "provider_account_id")
+        if p is None or pa is None:
+            return None
+        return {"compound_id": compound_id(p, pa), "provider_id": p, "provider_account_id": pa}
+
+    async def unlink_account(self, provider: str, provider_account_id: str) -> Account | None:
+        args = self._account_args(provider, provider_account_id)
+        if args is None:
+            return None
+        row = await self._one("unlink_account", args)
+        return None if row is None else self._account(row)
+
+    async def get_account(self, provider_account_id: str, provider: str) -> Account | None:
+        args = self._account_args(provider, provider_account_id)
+        if args is None:
+            return None
+        row = await self._one("get_account", args)
+        return None if row is None else self._account(row)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    async def create_session(
+        self, user_id: str, expires: datetime, session_token: str | None = None
+    ) -> Session:
+        key = self._required_user_key(user_id)
+        when = v.moment(expires, "expires")
+        token = (
+            new_token()
+            if session_token is None
+            else v.required_text(session_token, "session_token")
+        )
+        await self.driver.execute(
+            self.queries["create_session"],
+            {
+                "user_id": key,
+                "expires": self._time_in(when),
+                "session_token": self._session_key(token),
+                # NextAuth v3's sessions carry a second, unique token; v3 apps read it.
+                "access_token": new_token(),
+                "now": self._time_in(now()),
+            },
+        )
+        return Session(token, str(key), when)
+
+    async def get_session_and_user(self, session_token: str) -> tuple[Session, User] | None:
+        token = self._lookup_text(session_token, "session_token")
+        if token is None:
+            return None
+        row = await self.driver.fetch_one(
+            self._q_hot,
+            {"session_token": self._session_key(token), "now": self._time_in(now())},
+        )
+        if row is None:
+            return None
+        user = self._user(row)
+        return Session(token, user.id, self._time_out(row["expires"])), user
+
+    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
+        when = v.moment(expires, "expires")
+        token = self._lookup_text(session_token, "session_token")
+        if token is None:
+            return None
+        row = await self._one(
+            "update_session",
+            {
+                "session_token": self._session_key(token),
+                "expires": self._time_in(when),
+                "now": self._time_in(now()),
+            },
+        )
+        if row is None:
+            return None
+        return Session(token, str(row["user_id"]), self._time_out(row["expires"]))
+
+    async def delete_session(self, session_token: str) -> Session | None:
+        token = self._lookup_text(session_token, "session_token")
+        if token is None:
+            return None
+        row = await self._one("delete_session", {"session_token": self._session_key(token)})
+        if row is None:
+            return None
+        return Session(token, str(row["user_id"]), self._time_out(row["expires"]))
+
+    async def _get_session_record(self, session_token: str) -> SessionRecord | None:
+        token = self._lookup_text(session_token, "session_token")
+        if token is None:
+            return None
+        row = await self._one("get_session_record", {"session_token": self._session_key(token)})
+        if row is None:
+            return None
+        return SessionRecord(
+            id=str(row["id"]),
+            session_token=token,
+            user_id=str(row["user_id"]),
+            expires=self._time_out(row["expires"]),
+            access_token=row["access_token"],
+        )
+
+    # -- verification tokens --------------------------------------------------------------------
+
+    async def create_verification_token(
+        self, identifier: str, token: str, expires: datetime
+    ) -> VerificationToken:
+        ident = v.required_text(identifier, "identifier")
+        tok = v.required_text(token, "token")
+        when = v.moment(expires, "expires")
+        await self.driver.execute(
+            self.queries["create_verification_token"],
+            {
+                "identifier": ident,
+                "token": tok,
+                "expires": self._time_in(when),
+                "now": self._time_in(now()),
+            },
+        )
+        return VerificationToken(ident, tok, when)
+
+    async def _token_row(self, name: str, identifier: str, token: str) -> Row | None:
+        ident = self._lookup_text(identifier, "identifier")
+        tok = self._lookup_text(token, "token")
+        if ident is None or tok is None:
+            return None
+        return await self._one(name, {"identifier": ident, "token": tok})
+
+    async def use_verification_token(self, identifier: str, token: str) -> VerificationToken | None:
+        row = await self._token_row("use_verification_token", identifier, token)
+        return None if row is None else self._token(row)
+
+    async def _get_verification_token(
+        self, identifier: str, token: str
+    ) -> VerificationToken | None:
+        row = await self._token_row("get_verification_token", identifier, token)
+        return None if row is None else self._token(row)
+
+    # -- authenticators -------------------------------------------------------------------------
+
+    async def create_authenticator(self, authenticator: Authenticator) -> Authenticator:
+        a = self._check_authenticator(authenticator)
+        await self.driver.execute(
+            self.queries["create_authenticator"],
+            {
+                "credential_id": a.credential_id,
+                "user_id": self._required_user_key(a.user_id),
+                "provider_account_id": a.provider_account_id,
+                "credential_public_key": a.credential_public_key,
+                "counter": a.counter,
+                "credential_device_type": a.credential_device_type,
+                "credential_backed_up": a.credential_backed_up,
+                "transports": a.transports,
+                "now": self._time_in(now()),
+            },
+        )
+        return a
+
+    async def get_authenticator(self, credential_id: str) -> Authenticator | None:
+        cid = self._lookup_text(credential_id, "credential_id")
+        if cid is None:
+            return None
+        row = await self._one("get_authenticator", {"credential_id": cid})
+        return None if row is None else self._authenticator(row)
+
+    async def list_authenticators_by_user_id(self, user_id: str) -> list[Authenticator]:
+        key = self._user_key(user_id)
+        if key is None:
+            return []
+        rows = await self.driver.fetch_all(
+            self.queries["list_authenticators_by_user_id"], {"user_id": key}
+        )
+        return [self._authenticator(r) for r in rows]
+
+    async def update_authenticator_counter(self, credential_id: str, counter: int) -> Authenticator:
+        cid = v.required_text(credential_id, "credential_id")
+        value = v.integer(counter, "counter")
+        assert value is not None
+        if not 0 <= value <= 2**32 - 1:
+            raise ValidationError("counter", "must fit WebAuthn's unsigned 32 bits")
+        row = await self._one(
+            "update_authenticator_counter",
+            {"credential_id": cid, "counter": value, "now": self._time_in(now())},
+        )
+        if row is None:
+            raise NotFoundError(f"no authenticator with credential id {cid[:8]!r}…")
+        return self._authenticator(row)
+
+    # -- maintenance -----------------------------------------------------------------------------
+
+    async def purge_expired(self, *, batch_size: int = 1000) -> PurgeResult:
+        size = v.integer(batch_size, "batch_size")
+        assert size is not None
+        if size < 1:
+            raise ValidationError("batch_size", "must be at least 1")
+        counts = []
+        for name in ("purge_sessions", "purge_verification_tokens"):
+            query = self.queries[name]
+            total = 0
+            while True:
+                # A fresh 'now' per batch; each batch is its own short autocommit statement.
+                done = await self.driver.execute(
+                    query, {"now": self._time_in(now()), "batch_size": size}
+                )
+                total += done
+                if done < size:
+                    break
+            counts.append(total)
+        return PurgeResult(sessions=counts[0], verification_tokens=counts[1])

@@ -1,0 +1,162 @@
+"""Applies the bundled migrations: idempotent, concurrent-safe, and never destructive.
+
+On a current database the whole cost is one query (the applied versions and checksums).
+Otherwise the dialect's lock is taken (an advisory lock on PostgreSQL, an IMMEDIATE transaction
+on SQLite, GET_LOCK on MySQL, sp_getapplock on SQL Server), the state is read again under it,
+and only what is missing is applied, each migration recorded with its checksum.
+
+An existing NextAuth v3 database (TypeORM ``synchronize`` or the documented SQL) is adopted:
+when its tables match migration 1 closely enough (see :mod:`asyncauth._schema`), migration 1
+is recorded as applied without being run, and later migrations add what is missing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._base import now
+from ._errors import BackendError, SchemaError
+from ._schema import LATEST, V1_TABLES, SchemaReport, compare, expected
+from ._sql import Migration, load_migrations
+
+if TYPE_CHECKING:
+    from ._adapter import SqlAdapter
+    from ._driver import Tx
+
+__all__ = ["bootstrap_sql", "check_sql"]
+
+# A fixed advisory-lock key, so every asyncauth process contends for the same lock.
+LOCK_KEY = zlib.crc32(b"asyncauth.bootstrap")
+
+
+def migrations_of(adapter: SqlAdapter) -> list[Migration]:
+    """The migrations for the adapter's dialect, loaded once per adapter."""
+    cached: list[Migration] | None = getattr(adapter, "_migrations", None)
+    if cached is None:
+        cached = load_migrations(adapter.dialect.name, adapter.extra_migrations)
+        adapter._migrations = cached
+    return cached
+
+
+def _is_current(rows: Sequence[Any], migrations: Sequence[Migration]) -> bool:
+    applied = {int(r["version"]): str(r["checksum"]) for r in rows}
+    return all(applied.get(m.version) == m.checksum for m in migrations)
+
+
+def _verify_checksums(applied: dict[int, str], migrations: Sequence[Migration]) -> None:
+    for m in migrations:
+        have = applied.get(m.version)
+        if have is not None and have != m.checksum:
+            raise SchemaError(
+                f"migration {m.version} ({m.name}) was applied with checksum {have[:12]}…, "
+                f"but the bundled file now has {m.checksum[:12]}…: the file changed after it "
+                "was applied; refusing to guess (restore the file or fix the record by hand)"
+            )
+
+
+async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
+    """Bring the adapter's database up to date; the versions applied (or adopted) now."""
+    migrations = migrations_of(adapter)
+    drv, q = adapter.driver, adapter.queries
+    try:
+        rows = await drv.fetch_all(q["bootstrap_applied"], {})
+    except BackendError:
+        rows = None  # no migrations table yet (or unreadable): take the slow path
+    if rows is not None and _is_current(rows, migrations):
+        return []
+    done: list[int] = []
+    async with drv.transaction(exclusive=True) as tx:
+        await tx.fetch_all(q["bootstrap_lock"], {"key": LOCK_KEY})
+        try:
+            await _migrate(adapter, tx, migrations, done)
+        finally:
+            await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
+    return done
+
+
+async def _migrate(
+    adapter: SqlAdapter, tx: Tx, migrations: Sequence[Migration], done: list[int]
+) -> None:
+    q = adapter.queries
+    await tx.execute(q["bootstrap_create_table"], {})
+    applied = {
+        int(r["version"]): str(r["checksum"])
+        for r in await tx.fetch_all(q["bootstrap_applied"], {})
+    }
+    _verify_checksums(applied, migrations)
+    if not applied and migrations and migrations[0].version == 1:
+        if await _adopt(adapter, tx):
+            first = migrations[0]
+            await _record(adapter, tx, first)
+            applied[first.version] = first.checksum
+            done.append(first.version)
+    for m in migrations:
+        if m.version in applied:
+            continue
+        for statement in m.statements:
+            await tx.execute_ddl(statement)
+        await _record(adapter, tx, m)
+        done.append(m.version)
+
+
+async def _record(adapter: SqlAdapter, tx: Tx, m: Migration) -> None:
+    await tx.execute(
+        adapter.queries["bootstrap_record"],
+        {
+            "version": m.version,
+            "name": m.name,
+            "checksum": m.checksum,
+            "now": adapter.dialect.time_in(now()),
+        },
+    )
+
+
+async def _adopt(adapter: SqlAdapter, tx: Tx) -> bool:
+    """True when NextAuth v3's tables already exist and match migration 1."""
+    columns = await tx.fetch_all(adapter.queries["catalog_columns"], {})
+    tables = {str(r["table_name"]).lower() for r in columns}
+    present = V1_TABLES & tables
+    if not present:
+        return False
+    if present != V1_TABLES:
+        raise SchemaError(
+            f"found some NextAuth tables ({', '.join(sorted(present))}) but not "
+            f"{', '.join(sorted(V1_TABLES - present))}: refusing to adopt a partial schema"
+        )
+    indexes = await tx.fetch_all(adapter.queries["catalog_indexes"], {})
+    differences = compare(columns, indexes, expected(1))
+    if differences:
+        raise SchemaError(
+            "existing NextAuth tables differ from the NextAuth v3 schema, so they were not "
+            "adopted: " + "; ".join(differences)
+        )
+    return True
+
+
+async def check_sql(adapter: SqlAdapter) -> SchemaReport:
+    """Compare the live schema with the latest expected one; changes nothing."""
+    migrations = migrations_of(adapter)
+    drv, q = adapter.driver, adapter.queries
+    report = SchemaReport()
+    columns = await drv.fetch_all(q["catalog_columns"], {})
+    indexes = await drv.fetch_all(q["catalog_indexes"], {})
+    report.differences.extend(compare(columns, indexes, expected(LATEST)))
+    if "asyncauth_migrations" in {str(r["table_name"]).lower() for r in columns}:
+        rows = await drv.fetch_all(q["bootstrap_applied"], {})
+        applied = {int(r["version"]): str(r["checksum"]) for r in rows}
+        report.applied = sorted(applied)
+        for m in migrations:
+            have = applied.get(m.version)
+            if have is None:
+                report.pending.append(m.version)
+                report.differences.append(f"migration {m.version} ({m.name}) not applied")
+            elif have != m.checksum:
+                report.differences.append(
+                    f"migration {m.version} ({m.name}) applied with another checksum"
+                )
+    else:
+        report.pending = [m.version for m in migrations]
+        report.differences.append("no asyncauth_migrations table (never bootstrapped)")
+    return report

@@ -1,0 +1,169 @@
+"""PostgreSQL through asyncpg.
+
+asyncpg prepares each statement once per connection and keeps it in its statement cache, so
+the session read is a single Bind/Execute round trip. PgBouncer in transaction mode cannot
+keep prepared statements: ``statement_cache=False`` turns the cache off for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import asyncpg
+
+from ._driver import Dialect, Row, SqlDriver
+from ._errors import AsyncAuthError, BackendError, DuplicateError
+from ._sql import Statement
+
+__all__ = ["PostgresDriver", "dialect"]
+
+UTC = timezone.utc
+
+
+def _time_out(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise BackendError(f"expected a timestamp from PostgreSQL, got {type(value).__name__}")
+    # A `timestamp without time zone` column (made by hand) comes back naive: it holds UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _identity(value: datetime) -> datetime:
+    return value
+
+
+dialect = Dialect(
+    name="postgres",
+    paramstyle="numeric",
+    time_in=_identity,
+    time_out=_time_out,
+    max_id=2**31 - 1,  # SERIAL is int4
+)
+
+
+class PostgresDriver(SqlDriver[asyncpg.Connection]):
+    """An asyncpg pool, made here or handed in by the application."""
+
+    dialect: ClassVar[Dialect] = dialect
+    errors: ClassVar[tuple[type[BaseException], ...]] = (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+        asyncio.TimeoutError,
+    )
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        pool: asyncpg.Pool | None = None,
+        pool_size: int = 10,
+        timeout: float = 10.0,
+        statement_cache: bool = True,
+    ) -> None:
+        self.dsn = dsn
+        self.pool = pool
+        self.owns_pool = pool is None
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self.statement_cache = statement_cache
+
+    async def open(self) -> None:
+        """Create the pool (when the adapter owns it)."""
+        if self.pool is not None:
+            return
+        try:
+            self.pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=self.pool_size,
+                timeout=self.timeout,
+                command_timeout=self.timeout,
+                statement_cache_size=100 if self.statement_cache else 0,
+            )
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            asyncio.TimeoutError,
+        ) as exc:
+            raise BackendError(f"cannot connect to PostgreSQL: {_describe(exc)}") from exc
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self.pool is None:
+            raise BackendError("the PostgreSQL adapter is closed")
+        try:
+            conn = await self.pool.acquire(timeout=self.timeout)
+        except asyncio.TimeoutError:
+            raise BackendError(f"no PostgreSQL connection free within {self.timeout} s") from None
+        try:
+            yield conn
+        finally:
+            await self.pool.release(conn)
+
+    async def fetch_one(self, query: Any, args: Mapping[str, Any]) -> Row | None:
+        # The hot path: one acquire, one fetchrow, no intermediate list.
+        stmt = query.single
+        if stmt is None:
+            return await super().fetch_one(query, args)
+        pool = self.pool
+        if pool is None:
+            raise BackendError("the PostgreSQL adapter is closed")
+        try:
+            async with pool.acquire(timeout=self.timeout) as conn:
+                row: Row | None = await conn.fetchrow(
+                    stmt.sql, *stmt.bind(args), timeout=self.timeout
+                )
+                return row
+        except AsyncAuthError:
+            raise
+        except self.errors as exc:
+            raise self.map_error(exc) from exc
+
+    async def _fetch(
+        self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
+    ) -> list[Row]:
+        rows: list[Row] = await conn.fetch(stmt.sql, *stmt.bind(args), timeout=self.timeout)
+        return rows
+
+    async def _execute(
+        self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
+    ) -> int:
+        status: str = await conn.execute(stmt.sql, *stmt.bind(args), timeout=self.timeout)
+        # The command tag ends with the row count: "DELETE 3", "INSERT 0 1", "UPDATE 0".
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def _execute_ddl(self, conn: asyncpg.Connection, sql: str) -> None:
+        await conn.execute(sql, timeout=self.timeout)
+
+    @asynccontextmanager
+    async def _transaction(
+        self, conn: asyncpg.Connection, *, exclusive: bool
+    ) -> AsyncIterator[None]:
+        # Row locks and advisory locks serialise what needs it; no table lock is taken.
+        async with conn.transaction():
+            yield
+
+    async def aclose(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None and self.owns_pool:
+            await pool.close()
+
+    @staticmethod
+    def map_error(exc: BaseException) -> AsyncAuthError:
+        if isinstance(exc, asyncpg.UniqueViolationError):
+            return DuplicateError(f"unique key taken: {exc.constraint_name or 'unknown'}")
+        if isinstance(exc, asyncio.TimeoutError):
+            return BackendError("PostgreSQL did not answer in time")
+        return BackendError(f"PostgreSQL failed: {_describe(exc)}")
+
+
+def _describe(exc: BaseException) -> str:
+    # The server's message names objects, not bound values; DETAIL lines may echo values
+    # (a unique violation's "Key (email)=(...)"), so they are left out.
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

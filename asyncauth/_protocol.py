@@ -1,0 +1,143 @@
+"""The adapter contract: one Protocol that every backend implements, SQL or MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
+
+__all__ = ["Adapter", "SessionRecord"]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SessionRecord:
+    """A session row as NextAuth v3 sees it, with its row id and access token (internal)."""
+
+    id: str
+    session_token: str
+    user_id: str
+    expires: datetime
+    access_token: str
+
+    def __repr__(self) -> str:
+        return f"SessionRecord(id={self.id!r}, user_id={self.user_id!r}, expires={self.expires!r})"
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """Storage for users, accounts, sessions, verification tokens and authenticators.
+
+    Getters return ``None`` for what does not exist, including ids of a shape the backend
+    cannot hold. Writers raise :class:`~asyncauth.DuplicateError` when a unique key is taken,
+    :class:`~asyncauth.NotFoundError` when the row to update is missing, and
+    :class:`~asyncauth.ValidationError` before any query for input that cannot be stored.
+    Database failures raise :class:`~asyncauth.BackendError`.
+    """
+
+    async def open(self) -> None:
+        """Connect (create the pool or client) if not connected yet; idempotent."""
+
+    async def aclose(self) -> None:
+        """Close what the adapter created; a pool or client handed in stays open."""
+
+    async def __aenter__(self) -> Adapter: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def __await__(self) -> Generator[Any, None, Adapter]: ...
+
+    async def create_user(
+        self,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        image: str | None = None,
+        email_verified: datetime | None = None,
+    ) -> User:
+        """Store a new user. A taken email raises DuplicateError."""
+
+    async def get_user(self, user_id: str) -> User | None:
+        """The user with this id, or None."""
+
+    async def get_user_by_email(self, email: str | None) -> User | None:
+        """The user with this exact email, or None (None/empty email: no query)."""
+
+    async def get_user_by_account(self, provider: str, provider_account_id: str) -> User | None:
+        """The user linked to this provider account, in one round trip, or None."""
+
+    async def update_user(self, user_id: str, **fields: Any) -> User:
+        """Change only the given fields, atomically. Unknown user: NotFoundError."""
+
+    async def delete_user(self, user_id: str) -> User | None:
+        """Delete the user with its accounts, sessions and authenticators, all or nothing."""
+
+    async def link_account(self, account: Account) -> Account:
+        """Store an account. A linked (provider, provider_account_id) raises DuplicateError."""
+
+    async def unlink_account(self, provider: str, provider_account_id: str) -> Account | None:
+        """Delete and return the account, or None."""
+
+    async def get_account(self, provider_account_id: str, provider: str) -> Account | None:
+        """The account for this pair, or None."""
+
+    async def create_session(
+        self, user_id: str, expires: datetime, session_token: str | None = None
+    ) -> Session:
+        """Store a session; a missing token is made (32 random bytes, 64 hex characters)."""
+
+    async def get_session_and_user(self, session_token: str) -> tuple[Session, User] | None:
+        """The hot path: the unexpired session and its user in one statement, or None."""
+
+    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
+        """Move a session's expiry; None if there is no such session."""
+
+    async def delete_session(self, session_token: str) -> Session | None:
+        """Delete and return the session; a missing one gives None."""
+
+    async def create_verification_token(
+        self, identifier: str, token: str, expires: datetime
+    ) -> VerificationToken:
+        """Store a one-time token (``token`` arrives hashed)."""
+
+    async def use_verification_token(self, identifier: str, token: str) -> VerificationToken | None:
+        """Return and delete the token atomically: of concurrent callers exactly one gets it.
+
+        Both fields must match; an expired token is still returned (the caller decides).
+        """
+
+    async def create_authenticator(self, authenticator: Authenticator) -> Authenticator:
+        """Store a WebAuthn authenticator; a taken credential_id raises DuplicateError."""
+
+    async def get_authenticator(self, credential_id: str) -> Authenticator | None:
+        """The authenticator with this credential id, or None."""
+
+    async def list_authenticators_by_user_id(self, user_id: str) -> list[Authenticator]:
+        """The user's authenticators; an unknown user gives []."""
+
+    async def update_authenticator_counter(self, credential_id: str, counter: int) -> Authenticator:
+        """Set the signature counter. Unknown credential: NotFoundError."""
+
+    async def purge_expired(self, *, batch_size: int = 1000) -> PurgeResult:
+        """Delete expired sessions and verification tokens in batches of ``batch_size``.
+
+        Each batch is its own short statement, so no lock is held for long.
+        """
+
+    # NextAuth v3 needs two reads the modern contract has no use for; every backend has them.
+
+    async def _get_session_record(self, session_token: str) -> SessionRecord | None:
+        """The whole session row, expired or not (NextAuth v3 deletes expired ones)."""
+
+    async def _get_verification_token(
+        self, identifier: str, token: str
+    ) -> VerificationToken | None:
+        """Read a verification token without using it."""

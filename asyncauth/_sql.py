@@ -1,0 +1,248 @@
+"""Loads the hand-written SQL: named queries and numbered migrations, one folder per dialect.
+
+A query file holds one or more queries, each introduced by a header::
+
+    -- name: get_user
+    -- params: id
+    -- Any further comment lines are documentation.
+    SELECT id, name FROM users WHERE id = :id;
+
+Parameters are written ``:name`` in every dialect and must match the ``params`` line exactly:
+an undeclared or unused parameter fails when the folder is loaded, not when a request runs.
+Each statement is translated once, at load time, into the driver's own parameter style.
+
+A query may hold several statements (for a dialect that lacks ``RETURNING``, say). The driver
+runs them in order inside one transaction, and the query's result is the rows of the last
+statement that returned any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+from typing import Any, Literal
+
+from ._errors import ConfigurationError
+
+__all__ = [
+    "Migration",
+    "ParamStyle",
+    "Query",
+    "Statement",
+    "dialect_folder",
+    "load_migrations",
+    "load_queries",
+    "split_statements",
+]
+
+ParamStyle = Literal["qmark", "numeric", "format"]
+
+_HEADER = re.compile(r"^--\s*name:\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$", re.MULTILINE)
+_PARAMS = re.compile(r"^--\s*params:(?P<params>.*)$")
+# One scanner for everything that can hide a ':' or ';' : string literals, quoted names,
+# comments and PostgreSQL '::' casts are passed over; ':name' is a parameter.
+_TOKENS = re.compile(
+    r"""(?P<str>'(?:[^']|'')*')"""
+    r"""|(?P<ident>"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])"""
+    r"""|(?P<comment>--[^\n]*)"""
+    r"""|(?P<cast>::)"""
+    r"""|:(?P<param>[A-Za-z_][A-Za-z0-9_]*)"""
+    r"""|(?P<pct>%)"""
+    r"""|(?P<semi>;)"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement in the driver's parameter style, with the names it binds, in order."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    def bind(self, args: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The positional arguments for this statement."""
+        return tuple([args[n] for n in self.names])
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A named query: one or more statements sharing the declared parameters."""
+
+    name: str
+    params: frozenset[str]
+    statements: tuple[Statement, ...]
+    source: str
+
+    @property
+    def single(self) -> Statement | None:
+        """The statement, when the query has just one (the common, fast case)."""
+        return self.statements[0] if len(self.statements) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """A numbered DDL script; ``checksum`` guards against a file edited after it was applied."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+    checksum: str
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script on top-level semicolons, ignoring those in strings and comments."""
+    out: list[str] = []
+    start = 0
+    for m in _TOKENS.finditer(sql):
+        if m.lastgroup == "semi":
+            out.append(sql[start : m.start()])
+            start = m.end()
+    out.append(sql[start:])
+    return [s.strip() for s in out if _strip_comments(s).strip()]
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+
+
+def _translate(sql: str, style: ParamStyle, where: str) -> tuple[str, tuple[str, ...]]:
+    """Rewrite ``:name`` parameters into ``style``; return the SQL and the binding order."""
+    names: list[str] = []
+    numbered: dict[str, int] = {}
+    pieces: list[str] = []
+    pos = 0
+    for m in _TOKENS.finditer(sql):
+        kind = m.lastgroup
+        if kind == "param":
+            name = m.group("param")
+            pieces.append(sql[pos : m.start()])
+            if style == "numeric":
+                # asyncpg binds by number, so a repeated name reuses its slot.
+                if name not in numbered:
+                    numbered[name] = len(numbered) + 1
+                    names.append(name)
+                pieces.append(f"${numbered[name]}")
+            else:
+                names.append(name)
+                pieces.append("?" if style == "qmark" else "%s")
+            pos = m.end()
+        elif kind == "pct" and style == "format":
+            pieces.append(sql[pos : m.end()] + "%")  # a literal % must be doubled for %s style
+            pos = m.end()
+        elif kind == "semi":
+            raise ConfigurationError(f"{where}: stray ';' inside a statement")
+    pieces.append(sql[pos:])
+    return "".join(pieces).strip(), tuple(names)
+
+
+def _parse(text: str, style: ParamStyle, origin: str) -> Iterator[Query]:
+    headers = list(_HEADER.finditer(text))
+    if not headers and _strip_comments(text).strip():
+        raise ConfigurationError(f"{origin}: SQL outside a '-- name:' block")
+    for i, head in enumerate(headers):
+        name = head.group("name")
+        where = f"{origin}:{name}"
+        end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
+        block = text[head.end() : end].strip("\n")
+        declared: set[str] | None = None
+        body_lines: list[str] = []
+        for line in block.splitlines():
+            pm = _PARAMS.match(line.strip())
+            if pm and declared is None and not body_lines:
+                declared = {p.strip() for p in pm.group("params").split(",") if p.strip()}
+            elif line.lstrip().startswith("--") and not body_lines:
+                continue  # documentation
+            else:
+                body_lines.append(line)
+        if declared is None:
+            raise ConfigurationError(f"{where}: missing '-- params:' line (may be empty)")
+        statements = []
+        used: set[str] = set()
+        for raw in split_statements("\n".join(body_lines)):
+            sql, names = _translate(raw, style, where)
+            used.update(names)
+            statements.append(Statement(sql, names))
+        if not statements:
+            raise ConfigurationError(f"{where}: no SQL")
+        if used != declared:
+            problems = []
+            if used - declared:
+                problems.append(f"undeclared {sorted(used - declared)}")
+            if declared - used:
+                problems.append(f"unused {sorted(declared - used)}")
+            raise ConfigurationError(f"{where}: parameters do not match: {', '.join(problems)}")
+        yield Query(name, frozenset(declared), tuple(statements), where)
+
+
+def dialect_folder(dialect: str) -> Traversable:
+    """The bundled folder of a dialect's SQL, inside the installed package."""
+    folder = resources.files("asyncauth") / "sql" / dialect
+    if not folder.is_dir():
+        raise ConfigurationError(f"no bundled SQL for dialect {dialect!r}")
+    return folder
+
+
+def _sql_files(folder: Traversable | Path) -> list[Traversable | Path]:
+    return sorted(
+        (f for f in folder.iterdir() if f.name.endswith(".sql") and f.is_file()),
+        key=lambda f: f.name,
+    )
+
+
+def load_queries(
+    dialect: str,
+    style: ParamStyle,
+    overrides: Iterable[Path] = (),
+) -> dict[str, Query]:
+    """Every named query of ``dialect``, translated to ``style``.
+
+    ``overrides`` are the user's own folders of ``.sql`` files; a query there replaces the
+    bundled one of the same name and must declare the same parameters.
+    """
+    queries: dict[str, Query] = {}
+    for f in _sql_files(dialect_folder(dialect)):
+        for q in _parse(f.read_text(encoding="utf-8"), style, f"{dialect}/{f.name}"):
+            if q.name in queries:
+                raise ConfigurationError(f"{q.source}: query defined twice")
+            queries[q.name] = q
+    for folder in overrides:
+        for f in _sql_files(folder):
+            for q in _parse(f.read_text(encoding="utf-8"), style, str(f)):
+                bundled = queries.get(q.name)
+                if bundled is not None and bundled.params != q.params:
+                    raise ConfigurationError(
+                        f"{q.source}: overrides {bundled.source} but declares "
+                        f"{sorted(q.params)} instead of {sorted(bundled.params)}"
+                    )
+                queries[q.name] = q
+    return queries
+
+
+_MIGRATION = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
+
+
+def load_migrations(dialect: str, extra: Iterable[Path] = ()) -> list[Migration]:
+    """The numbered migrations of ``dialect`` (bundled, then the user's), in version order."""
+    found: dict[int, Migration] = {}
+    folders: list[Traversable | Path] = [dialect_folder(dialect) / "migrations", *extra]
+    for folder in folders:
+        for f in _sql_files(folder):
+            m = _MIGRATION.match(f.name)
+            if m is None:
+                raise ConfigurationError(f"{f.name}: migrations are named NNNN_name.sql")
+            text = f.read_text(encoding="utf-8").replace("\r\n", "\n")
+            version = int(m.group("version"))
+            if version in found:
+                raise ConfigurationError(f"{f.name}: migration {version} defined twice")
+            found[version] = Migration(
+                version=version,
+                name=m.group("name"),
+                statements=tuple(split_statements(text)),
+                checksum=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            )
+    return [found[v] for v in sorted(found)]

@@ -1,0 +1,49 @@
+-- name: bootstrap_applied
+-- params:
+-- The whole cost of bootstrap on a current database: this one query.
+SELECT version, checksum FROM asyncauth_migrations ORDER BY version;
+
+-- name: bootstrap_lock
+-- params: key
+-- Held until the migration transaction ends; other starters wait here, then find nothing.
+SELECT pg_advisory_xact_lock(:key::bigint);
+
+-- name: bootstrap_create_table
+-- params:
+CREATE TABLE IF NOT EXISTS asyncauth_migrations (
+  version INTEGER PRIMARY KEY,
+  name VARCHAR(255) NOT NULL,
+  checksum CHAR(64) NOT NULL,
+  applied_at TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP);
+
+-- name: bootstrap_record
+-- params: version, name, checksum, now
+INSERT INTO asyncauth_migrations (version, name, checksum, applied_at)
+VALUES (:version, :name, :checksum, :now);
+
+-- name: catalog_columns
+-- params:
+SELECT table_name::text AS table_name, column_name::text AS column_name,
+       data_type::text AS data_type, (is_nullable = 'YES') AS nullable
+FROM information_schema.columns
+WHERE table_schema = current_schema()
+ORDER BY table_name, ordinal_position;
+
+-- name: catalog_indexes
+-- params:
+-- Unique constraints and primary keys show up here too, as unique indexes.
+SELECT t.relname::text AS table_name, i.relname::text AS index_name,
+       ix.indisunique AS is_unique, a.attname::text AS column_name, k.ord AS position
+FROM pg_index ix
+JOIN pg_class t ON t.oid = ix.indrelid
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
+JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+WHERE n.nspname = current_schema()
+ORDER BY t.relname, i.relname, k.ord;
+
+-- name: bootstrap_unlock
+-- params: key
+-- Nothing to do: the advisory lock is transaction-scoped and ends with the commit.
+SELECT :key::bigint AS lock_key;

@@ -1,0 +1,376 @@
+"""Direct reads (and a few writes) of a backend's storage, through the bare driver.
+
+The conformance suite checks what the adapter *stored*, not only what it returns, so every
+backend has a helper here that talks to its database without asyncauth: one class per
+backend, the same async methods, rows as dicts with snake_case keys, ids as ``str``,
+datetimes as aware UTC and booleans as ``bool``. Table names are the SQL ones (``users``,
+``accounts``, ``sessions``, ``verification_requests``, ``authenticators``); a MongoDB helper
+maps them to its collections (``verificationRequests``) and its camelCase fields.
+
+Every value is a bound parameter. Table and column names come from the tests themselves and
+are checked against a plain identifier pattern before they are quoted into a statement.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+import anyio
+
+UTC = timezone.utc
+
+# Columns whose SQL type is an integer key, rendered as str at the boundary.
+ID_COLUMNS = frozenset({"id", "user_id"})
+# Timestamp columns of SCHEMA.md (SQLite keeps them as text, PostgreSQL as timestamptz).
+DATETIME_COLUMNS = frozenset(
+    {"email_verified", "expires", "access_token_expires", "created_at", "updated_at"}
+)
+BOOL_COLUMNS = frozenset({"credential_backed_up"})
+TABLES = ("users", "accounts", "sessions", "verification_requests", "authenticators")
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+# The one text format SCHEMA.md allows for SQLite datetimes (what NextAuth v3 writes).
+_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
+
+Row = dict[str, Any]
+Operation = Callable[[], Awaitable[object]]
+
+
+class Raw(Protocol):
+    """What the conformance suite needs from a backend's direct-access helper."""
+
+    async def rows(self, table: str, **where: object) -> list[Row]:
+        """Every row of ``table`` whose columns equal ``where`` (``None`` matches NULL)."""
+        ...
+
+    async def one(self, table: str, **where: object) -> Row | None:
+        """The single row matching ``where``, ``None`` if there is none; more is an error."""
+        ...
+
+    async def count(self, table: str, **where: object) -> int:
+        """How many rows of ``table`` match ``where``."""
+        ...
+
+    async def update(self, table: str, where: Mapping[str, object], **values: object) -> int:
+        """Set ``values`` on the rows matching ``where``; return how many rows changed."""
+        ...
+
+    async def tables(self) -> set[str]:
+        """The names of the tables (collections) that exist."""
+        ...
+
+    async def execute(self, statement: str, *args: object) -> None:
+        """Run a backend-native statement (setup of odd states in backend-specific tests)."""
+        ...
+
+    async def kill_midway(
+        self, table: str, where: Mapping[str, object], operation: Operation
+    ) -> BaseException:
+        """Run ``operation`` and make the database fail it when it writes to the rows of
+        ``table`` matching ``where``; return the exception the operation raised.
+
+        Fails the test if the operation completes. Each backend does it its own way: SQLite
+        aborts the statement from a trigger, PostgreSQL terminates the connection that waits
+        on a row lock held here (MySQL can KILL it the same way).
+        """
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+def check_identifier(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a plain identifier: {name!r}")
+    return name
+
+
+def parse_sqlite_datetime(column: str, value: object) -> datetime:
+    """Read SQLite's UTC text, insisting on the exact format SCHEMA.md prescribes."""
+    if not isinstance(value, str) or not _SQLITE_DATETIME.fullmatch(value):
+        raise AssertionError(
+            f"{column}: SQLite datetime stored as {value!r}, expected UTC text "
+            "'YYYY-MM-DD HH:MM:SS.SSS'"
+        )
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+def format_sqlite_datetime(value: datetime) -> str:
+    if value.utcoffset() is None:
+        raise ValueError("raw helper given a naive datetime")
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+def _sql_id(value: object) -> object:
+    # Ids travel as str; the SQL columns are integers. A str that is not a number is passed
+    # through and simply matches nothing.
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+class _SqlRaw:
+    """The statement building shared by the SQL helpers; drivers fill in the I/O."""
+
+    async def _fetch(self, statement: str, args: Sequence[object]) -> list[Row]:
+        raise NotImplementedError
+
+    async def _run(self, statement: str, args: Sequence[object]) -> int:
+        raise NotImplementedError
+
+    def _placeholder(self, index: int) -> str:
+        raise NotImplementedError
+
+    def _quote(self, name: str) -> str:
+        return '"' + check_identifier(name) + '"'
+
+    def _to_db(self, column: str, value: object) -> object:
+        if column in ID_COLUMNS:
+            return _sql_id(value)
+        return value
+
+    def _from_db(self, column: str, value: object) -> object:
+        if value is None:
+            return None
+        if column in ID_COLUMNS:
+            return str(value)
+        if column in BOOL_COLUMNS:
+            return bool(value)
+        return value
+
+    def _where(self, where: Mapping[str, object], start: int) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        args: list[object] = []
+        for column, value in where.items():
+            if value is None:
+                clauses.append(f"{self._quote(column)} IS NULL")
+            else:
+                args.append(self._to_db(column, value))
+                clauses.append(f"{self._quote(column)} = {self._placeholder(start + len(args))}")
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+    def _normalise(self, row: Mapping[str, object]) -> Row:
+        return {column: self._from_db(column, value) for column, value in row.items()}
+
+    async def rows(self, table: str, **where: object) -> list[Row]:
+        clause, args = self._where(where, 0)
+        found = await self._fetch(f"SELECT * FROM {self._quote(table)}{clause}", args)
+        return [self._normalise(row) for row in found]
+
+    async def one(self, table: str, **where: object) -> Row | None:
+        found = await self.rows(table, **where)
+        if len(found) > 1:
+            raise AssertionError(f"{len(found)} rows of {table} match {where!r}, expected one")
+        return found[0] if found else None
+
+    async def count(self, table: str, **where: object) -> int:
+        clause, args = self._where(where, 0)
+        found = await self._fetch(f"SELECT COUNT(*) AS n FROM {self._quote(table)}{clause}", args)
+        return int(found[0]["n"])
+
+    async def update(self, table: str, where: Mapping[str, object], **values: object) -> int:
+        if not values:
+            raise ValueError("nothing to update")
+        sets: list[str] = []
+        args: list[object] = []
+        for column, value in values.items():
+            args.append(self._to_db(column, value))
+            sets.append(f"{self._quote(column)} = {self._placeholder(len(args))}")
+        clause, where_args = self._where(where, len(args))
+        statement = f"UPDATE {self._quote(table)} SET {', '.join(sets)}{clause}"
+        return await self._run(statement, [*args, *where_args])
+
+    async def execute(self, statement: str, *args: object) -> None:
+        await self._run(statement, args)
+
+
+class SqliteRaw(_SqlRaw):
+    """SQLite through aiosqlite, in autocommit mode so it never holds a lock between calls."""
+
+    def __init__(self, connection: Any) -> None:
+        self._conn = connection
+
+    @classmethod
+    async def open(cls, url: str) -> SqliteRaw:
+        import aiosqlite
+
+        path = sqlite_path(url)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        # The adapter may hold the write lock for a moment; wait for it like it would.
+        await connection.execute("PRAGMA busy_timeout = 5000")
+        return cls(connection)
+
+    async def aclose(self) -> None:
+        await self._conn.close()
+
+    def _placeholder(self, index: int) -> str:
+        return "?"
+
+    def _to_db(self, column: str, value: object) -> object:
+        if isinstance(value, datetime):
+            return format_sqlite_datetime(value)
+        if isinstance(value, bool):
+            return int(value)
+        return super()._to_db(column, value)
+
+    def _from_db(self, column: str, value: object) -> object:
+        if value is not None and column in DATETIME_COLUMNS:
+            return parse_sqlite_datetime(column, value)
+        return super()._from_db(column, value)
+
+    async def _fetch(self, statement: str, args: Sequence[object]) -> list[Row]:
+        async with self._conn.execute(statement, tuple(args)) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+
+    async def _run(self, statement: str, args: Sequence[object]) -> int:
+        async with self._conn.execute(statement, tuple(args)) as cursor:
+            return int(cursor.rowcount)
+
+    async def tables(self) -> set[str]:
+        found = await self._fetch("SELECT name FROM sqlite_master WHERE type = 'table'", ())
+        return {str(row["name"]) for row in found}
+
+    async def kill_midway(
+        self, table: str, where: Mapping[str, object], operation: Operation
+    ) -> BaseException:
+        # SQLite has no server connection to kill. A trigger that aborts the DELETE fails the
+        # statement mid-transaction instead, which is the same test of atomicity: whatever the
+        # transaction already deleted must come back. Trigger bodies cannot take bound
+        # parameters, so it fires on any delete from the table: use it in a fresh database.
+        del where
+        trigger = f"asyncauth_test_abort_{uuid.uuid4().hex}"
+        await self._conn.execute(
+            f"CREATE TRIGGER {trigger} BEFORE DELETE ON {self._quote(table)} "
+            "BEGIN SELECT RAISE(ABORT, 'asyncauth test: killed midway'); END"
+        )
+        try:
+            try:
+                await operation()
+            except Exception as exc:
+                return exc
+            raise AssertionError(f"the operation completed although deleting from {table} failed")
+        finally:
+            await self._conn.execute(f"DROP TRIGGER {trigger}")
+
+
+def sqlite_path(url: str) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ValueError(f"not a sqlite file URL: {url!r}")
+    return unquote(url[len(prefix) :])
+
+
+class PostgresRaw(_SqlRaw):
+    """PostgreSQL through a plain asyncpg connection (autocommit between calls)."""
+
+    def __init__(self, connection: Any, url: str) -> None:
+        self._conn = connection
+        self._url = url
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresRaw:
+        import asyncpg
+
+        return cls(await asyncpg.connect(url), url)
+
+    async def aclose(self) -> None:
+        await self._conn.close()
+
+    def _placeholder(self, index: int) -> str:
+        return f"${index}"
+
+    def _from_db(self, column: str, value: object) -> object:
+        if isinstance(value, datetime):
+            if value.utcoffset() is None:
+                raise AssertionError(f"{column}: PostgreSQL returned a naive timestamp {value!r}")
+            return value.astimezone(UTC)
+        return super()._from_db(column, value)
+
+    async def _fetch(self, statement: str, args: Sequence[object]) -> list[Row]:
+        return [dict(row) for row in await self._conn.fetch(statement, *args)]
+
+    async def _run(self, statement: str, args: Sequence[object]) -> int:
+        status: str = await self._conn.execute(statement, *args)
+        # "UPDATE 3", "DELETE 0", "INSERT 0 1": the last word is the row count when there is one.
+        last = status.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def tables(self) -> set[str]:
+        found = await self._fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'", ()
+        )
+        return {str(row["table_name"]) for row in found}
+
+    async def kill_midway(
+        self, table: str, where: Mapping[str, object], operation: Operation
+    ) -> BaseException:
+        import asyncpg
+
+        locker = await asyncpg.connect(self._url)
+        try:
+            transaction = locker.transaction()
+            await transaction.start()
+            clause, args = self._where(where, 0)
+            locked = await locker.fetch(
+                f"SELECT 1 FROM {self._quote(table)}{clause} FOR UPDATE", *args
+            )
+            if not locked:
+                raise AssertionError(f"no row of {table} matches {where!r}: nothing to lock")
+            outcome = await _kill_waiter(self._conn, locker.get_server_pid(), operation)
+            await transaction.rollback()
+        finally:
+            await locker.close()
+        return outcome
+
+
+async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> BaseException:
+    """Start ``operation``, wait until a backend blocks on ``holder_pid``'s lock, terminate it.
+
+    ``monitor`` polls outside any transaction: pg_stat_activity is a per-transaction snapshot.
+    """
+    raised: list[BaseException] = []
+    finished = anyio.Event()
+
+    async def run() -> None:
+        try:
+            await operation()
+        except Exception as exc:
+            raised.append(exc)
+        finally:
+            finished.set()
+
+    problem: str | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        victims: list[int] = []
+        with anyio.move_on_after(10):
+            while not victims and not finished.is_set():
+                found = await monitor.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                    holder_pid,
+                )
+                victims = [int(row["pid"]) for row in found]
+                if not victims:
+                    await anyio.sleep(0.005)
+        if victims:
+            for pid in victims:
+                await monitor.execute("SELECT pg_terminate_backend($1)", pid)
+        elif finished.is_set():
+            problem = (
+                "the operation finished without ever waiting on the locked row"
+                + (f" (it raised {raised[0]!r})" if raised else "")
+            )
+        else:
+            problem = "the operation never blocked on the locked row within 10 s"
+            group.cancel_scope.cancel()
+    if problem is not None:
+        raise AssertionError(problem)
+    if not raised:
+        raise AssertionError("the operation completed although its connection was terminated")
+    return raised[0]

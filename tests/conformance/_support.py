@@ -1,0 +1,102 @@
+"""Small builders for the conformance tests: unique values, times, model factories.
+
+Every value that lands in a unique column is made from a fresh uuid, so tests sharing the
+session database never collide and never depend on each other's rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from asyncauth import Account, Authenticator, User
+
+if TYPE_CHECKING:
+    from asyncauth import Adapter
+else:
+    Adapter = Any
+
+UTC = timezone.utc
+
+# The rows delete_user must remove, keyed by table, and the column naming the user in each.
+USER_TABLES = {
+    "users": "id",
+    "sessions": "user_id",
+    "accounts": "user_id",
+    "authenticators": "user_id",
+}
+
+
+def unique(prefix: str = "") -> str:
+    return f"{prefix}{uuid.uuid4().hex}"
+
+
+def unique_email() -> str:
+    return f"{uuid.uuid4().hex}@example.com"
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ms(value: datetime) -> datetime:
+    """The instant as every backend keeps it: truncated to the millisecond."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def in_future(**delta: float) -> datetime:
+    return now() + timedelta(**delta)
+
+
+def in_past(**delta: float) -> datetime:
+    return now() - timedelta(**delta)
+
+
+def is_utc(value: datetime | None) -> bool:
+    return value is not None and value.utcoffset() == timedelta(0)
+
+
+async def make_user(adapter: Adapter, **fields: Any) -> User:
+    fields.setdefault("email", unique_email())
+    user: User = await adapter.create_user(**fields)
+    return user
+
+
+def account_for(user_id: str, **fields: Any) -> Account:
+    """An account with every field set, each value unique to this call."""
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "type": "oidc",
+        "provider": unique("provider-"),
+        "provider_account_id": unique("pai-"),
+        "refresh_token": unique("refresh-"),
+        "access_token": unique("access-"),
+        "expires_at": 1_900_000_123,
+        "token_type": "Bearer",
+        "scope": "openid email profile",
+        "id_token": unique("idtoken-"),
+        "session_state": unique("state-"),
+    }
+    values.update(fields)
+    return Account(**values)
+
+
+def authenticator_for(user_id: str, **fields: Any) -> Authenticator:
+    values: dict[str, Any] = {
+        "credential_id": unique("cred-"),
+        "user_id": user_id,
+        "provider_account_id": unique("pai-"),
+        "credential_public_key": unique("pk-"),
+        "counter": 3,
+        "credential_device_type": "multiDevice",
+        "credential_backed_up": True,
+        "transports": "usb,nfc",
+    }
+    values.update(fields)
+    return Authenticator(**values)

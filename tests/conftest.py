@@ -1,0 +1,95 @@
+"""Fixtures shared by the whole test suite: the async runner and the backends.
+
+``backend`` is parametrized over ``tests._backends.BACKENDS``; any test that asks for it (or
+for ``db_url``, ``adapter``, ``raw``, ``fresh_db_url``) runs once per backend and carries that
+backend's marker. One database per backend serves the whole session, bootstrapped once; tests
+keep out of each other's way by building their own rows with unique values, never by order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests._backends import BACKENDS, Backend
+from tests._raw import Raw
+
+if TYPE_CHECKING:
+    from asyncauth import Adapter
+else:
+    Adapter = Any
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for backend in BACKENDS:
+        config.addinivalue_line("markers", f"{backend.marker}: {backend.description}")
+    config.addinivalue_line("markers", "conformance: the shared behaviour suite of CONFORMANCE.md")
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    # The database drivers (asyncpg, aiosqlite, aiomysql, ...) only run on asyncio.
+    return "asyncio"
+
+
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param(b, id=b.name, marks=getattr(pytest.mark, b.marker)) for b in BACKENDS],
+)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    param: Backend = request.param
+    return param
+
+
+@asynccontextmanager
+async def _bootstrapped(backend: Backend) -> AsyncIterator[str]:
+    import asyncauth
+
+    async with backend.provision() as url:
+        await asyncauth.bootstrap(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def db_url(backend: Backend, anyio_backend: str) -> AsyncIterator[str]:
+    """The backend's session database, bootstrapped; shared, so only add uniquely-keyed rows."""
+    async with _bootstrapped(backend) as url:
+        yield url
+
+
+@pytest.fixture
+async def fresh_db_url(backend: Backend, db_url: str, anyio_backend: str) -> AsyncIterator[str]:
+    """A bootstrapped database of this test's own, for counts over whole tables or triggers.
+
+    It depends on ``db_url`` only so that an unreachable server is found (and skipped or
+    failed) once per session, not once per test.
+    """
+    del db_url
+    async with _bootstrapped(backend) as url:
+        yield url
+
+
+@pytest.fixture
+async def adapter(db_url: str, anyio_backend: str) -> AsyncIterator[Adapter]:
+    """A connected adapter on the session database, closed after the test."""
+    import asyncauth
+
+    async with asyncauth.connect(db_url) as auth:
+        yield auth
+
+
+@pytest.fixture
+async def raw(backend: Backend, db_url: str, anyio_backend: str) -> AsyncIterator[Raw]:
+    """Direct access to the session database, bypassing asyncauth."""
+    async with backend.raw(db_url) as helper:
+        yield helper
+
+
+@pytest.fixture
+async def fresh_raw(backend: Backend, fresh_db_url: str, anyio_backend: str) -> AsyncIterator[Raw]:
+    """Direct access to ``fresh_db_url``."""
+    async with backend.raw(fresh_db_url) as helper:
+        yield helper
