@@ -29,14 +29,12 @@ import pymysql
 
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
+from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
 from ._sql import Statement
 
-__all__ = ["SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
+__all__ = ["ALREADY_DONE", "SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
 
 UTC = timezone.utc
-
-#: Run once on every connection before asyncauth uses it (its own pool or the application's).
-SESSION_SETUP = "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"
 
 # Error numbers of a unique-key violation: ER_DUP_ENTRY, ER_DUP_ENTRY_WITH_KEY_NAME.
 _DUPLICATE = frozenset({1062, 1586})
@@ -62,10 +60,7 @@ dialect = Dialect(
     time_in=_time_in,
     time_out=_time_out,
     max_id=2**31 - 1,  # INT
-    time_range=(
-        datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC),
-        datetime(2038, 1, 19, 3, 14, 7, 999000, tzinfo=UTC),
-    ),
+    time_range=TIMESTAMP_RANGE,
     transactional_ddl=False,
 )
 
@@ -212,8 +207,12 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
 
     async def _execute_ddl(self, conn: aiomysql.Connection, sql: str) -> None:
         async with conn.cursor(_Cursor) as cur:
-            # No arguments: the migration text is sent as written, '%' included.
-            await self._run(conn, cur, sql, None)
+            try:
+                # No arguments: the migration text is sent as written, '%' included.
+                await self._run(conn, cur, sql, None)
+            except pymysql.err.MySQLError as exc:
+                if _errno(exc) not in ALREADY_DONE:
+                    raise
 
     @asynccontextmanager
     async def _transaction(

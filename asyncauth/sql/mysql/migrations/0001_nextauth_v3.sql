@@ -1,21 +1,22 @@
 -- The NextAuth v3 schema for MySQL / MariaDB, as NextAuth documents it: INT AUTO_INCREMENT
--- ids, TIMESTAMP(6) times (stored in UTC: asyncauth sets the session time zone), no foreign keys.
+-- ids, TIMESTAMP(6) times (stored in UTC: asyncauth sets the session time zone to +00:00),
+-- the eight documented indexes, no foreign keys.
 --
--- Only additions of ours: utf8mb4 with the binary collation (4-byte characters such as emoji
--- fit, and comparisons are exact), and an explicit NULL on the nullable TIMESTAMP columns.
+-- Additions of ours: utf8mb4 with the binary collation (4-byte characters such as emoji fit,
+-- comparisons are exact) and an explicit NULL on the nullable TIMESTAMP columns.
 --
 -- MySQL commits each DDL statement on its own, so this script can stop halfway (a crash, a
--- lost connection). Every statement therefore checks what exists first, and bootstrap runs
--- the whole script again. MySQL 8 has no CREATE INDEX IF NOT EXISTS, hence the prepared
--- statements chosen from information_schema.
+-- lost connection) and bootstrap then runs it again. Each statement is safe to repeat: the
+-- tables say IF NOT EXISTS, and the driver skips a CREATE INDEX or ADD COLUMN that finds its
+-- index or column already there (errors 1061, 1060), since MySQL 8 has no IF NOT EXISTS for
+-- them. (A PREPARE chosen from information_schema would do it in SQL, but MariaDB's ODBC
+-- driver cannot send PREPARE.)
 
--- With explicit_defaults_for_timestamp off (MariaDB before 10.10 by default), the first NOT NULL
+-- With explicit_defaults_for_timestamp off (MariaDB's default before 10.10), the first NOT NULL
 -- TIMESTAMP column of a table silently gets DEFAULT and ON UPDATE CURRENT_TIMESTAMP: every
--- UPDATE of a session would then move its expires to now. Turn it on for this session.
-SET @asyncauth_ddl = IF(@@SESSION.explicit_defaults_for_timestamp,
-  'DO 0', 'SET SESSION explicit_defaults_for_timestamp = 1');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
+-- UPDATE of a session would move its expires to now. The MariaDB-only comment turns it on for
+-- this session; MySQL 8 has it on by default and runs only the harmless assignment.
+SET @asyncauth_migrating = 1 /*M!100000 , SESSION explicit_defaults_for_timestamp = 1 */;
 
 CREATE TABLE IF NOT EXISTS accounts (
   id INT NOT NULL AUTO_INCREMENT, compound_id VARCHAR(255) NOT NULL, user_id INTEGER NOT NULL,
@@ -43,53 +44,11 @@ CREATE TABLE IF NOT EXISTS verification_requests (
   created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND index_name = 'compound_id'),
-  'DO 0', 'CREATE UNIQUE INDEX compound_id ON accounts(compound_id)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND index_name = 'provider_account_id'),
-  'DO 0', 'CREATE INDEX provider_account_id ON accounts(provider_account_id)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND index_name = 'provider_id'),
-  'DO 0', 'CREATE INDEX provider_id ON accounts(provider_id)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND index_name = 'user_id'),
-  'DO 0', 'CREATE INDEX user_id ON accounts(user_id)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'sessions' AND index_name = 'session_token'),
-  'DO 0', 'CREATE UNIQUE INDEX session_token ON sessions(session_token)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'sessions' AND index_name = 'access_token'),
-  'DO 0', 'CREATE UNIQUE INDEX access_token ON sessions(access_token)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'users' AND index_name = 'email'),
-  'DO 0', 'CREATE UNIQUE INDEX email ON users(email)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'verification_requests' AND index_name = 'token'),
-  'DO 0', 'CREATE UNIQUE INDEX token ON verification_requests(token)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-DEALLOCATE PREPARE asyncauth_stmt;
+CREATE UNIQUE INDEX compound_id ON accounts(compound_id);
+CREATE INDEX provider_account_id ON accounts(provider_account_id);
+CREATE INDEX provider_id ON accounts(provider_id);
+CREATE INDEX user_id ON accounts(user_id);
+CREATE UNIQUE INDEX session_token ON sessions(session_token);
+CREATE UNIQUE INDEX access_token ON sessions(access_token);
+CREATE UNIQUE INDEX email ON users(email);
+CREATE UNIQUE INDEX token ON verification_requests(token);

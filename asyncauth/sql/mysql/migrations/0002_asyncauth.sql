@@ -1,36 +1,19 @@
--- Additions only: nothing here drops, renames or narrows a column that holds data. Each
--- statement checks what exists (MySQL 8 has no ADD COLUMN IF NOT EXISTS), so the script can
--- be run again after an interruption, and a database someone already extended is accepted.
+-- Additions only: nothing here drops, renames or narrows a column that holds data. As in
+-- migration 1, every statement may be repeated after an interruption: the driver skips an
+-- ADD COLUMN or CREATE INDEX whose column or index is already there, so a database someone
+-- already extended by hand is accepted too.
 
-SET @asyncauth_ddl = IF(@@SESSION.explicit_defaults_for_timestamp,
-  'DO 0', 'SET SESSION explicit_defaults_for_timestamp = 1');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
+-- With explicit_defaults_for_timestamp off (MariaDB's default before 10.10), the first NOT NULL
+-- TIMESTAMP column of a table silently gets DEFAULT and ON UPDATE CURRENT_TIMESTAMP: every
+-- UPDATE of a session would move its expires to now. The MariaDB-only comment turns it on for
+-- this session; MySQL 8 has it on by default and runs only the harmless assignment.
+SET @asyncauth_migrating = 1 /*M!100000 , SESSION explicit_defaults_for_timestamp = 1 */;
 
 -- The modern Auth.js account fields (expires_at maps to access_token_expires).
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.columns
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND column_name = 'token_type'),
-  'DO 0', 'ALTER TABLE accounts ADD COLUMN token_type VARCHAR(255)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.columns
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND column_name = 'scope'),
-  'DO 0', 'ALTER TABLE accounts ADD COLUMN scope TEXT');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.columns
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND column_name = 'id_token'),
-  'DO 0', 'ALTER TABLE accounts ADD COLUMN id_token TEXT');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.columns
-  WHERE table_schema = DATABASE() AND table_name = 'accounts' AND column_name = 'session_state'),
-  'DO 0', 'ALTER TABLE accounts ADD COLUMN session_state VARCHAR(255)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
+ALTER TABLE accounts ADD COLUMN token_type VARCHAR(255);
+ALTER TABLE accounts ADD COLUMN scope TEXT;
+ALTER TABLE accounts ADD COLUMN id_token TEXT;
+ALTER TABLE accounts ADD COLUMN session_state VARCHAR(255);
 
 -- WebAuthn credentials. counter is BIGINT: WebAuthn's counter is an unsigned 32-bit value.
 CREATE TABLE IF NOT EXISTS authenticators (
@@ -41,38 +24,13 @@ CREATE TABLE IF NOT EXISTS authenticators (
   created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'authenticators' AND index_name = 'credential_id'),
-  'DO 0', 'CREATE UNIQUE INDEX credential_id ON authenticators(credential_id)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
+CREATE UNIQUE INDEX credential_id ON authenticators(credential_id);
 -- list_authenticators_by_user_id and delete_user filter on user_id.
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'authenticators' AND index_name = 'authenticators_user_id'),
-  'DO 0', 'CREATE INDEX authenticators_user_id ON authenticators(user_id)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
+CREATE INDEX authenticators_user_id ON authenticators(user_id);
 
 -- purge_sessions deletes in expires order: without this, each batch scans every session.
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'sessions' AND index_name = 'sessions_expires'),
-  'DO 0', 'CREATE INDEX sessions_expires ON sessions(expires)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
--- delete_user removes a user's sessions; without this InnoDB would also lock every row it scans.
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'sessions' AND index_name = 'sessions_user_id'),
-  'DO 0', 'CREATE INDEX sessions_user_id ON sessions(user_id)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
+CREATE INDEX sessions_expires ON sessions(expires);
+-- delete_user deletes a user's sessions: without this, InnoDB scans (and locks) them all.
+CREATE INDEX sessions_user_id ON sessions(user_id);
 -- purge_verification_tokens deletes in expires order.
-SET @asyncauth_ddl = IF(EXISTS(SELECT 1 FROM information_schema.statistics
-  WHERE table_schema = DATABASE() AND table_name = 'verification_requests' AND index_name = 'verification_requests_expires'),
-  'DO 0', 'CREATE INDEX verification_requests_expires ON verification_requests(expires)');
-PREPARE asyncauth_stmt FROM @asyncauth_ddl;
-EXECUTE asyncauth_stmt;
-
-DEALLOCATE PREPARE asyncauth_stmt;
+CREATE INDEX verification_requests_expires ON verification_requests(expires);
