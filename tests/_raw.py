@@ -467,8 +467,8 @@ class MySQLRaw(_SqlRaw):
 
 
 async def _kill_mysql_waiter(raw: MySQLRaw, holder: int, operation: Operation) -> BaseException:
-    """Start ``operation``, wait until a connection of this database waits on a row lock,
-    KILL it; return what the operation raised."""
+    """Start ``operation``, wait until one of its statements waits on the rows ``holder``
+    locked, KILL that connection; return what the operation raised."""
     raised: list[BaseException] = []
     finished = anyio.Event()
 
@@ -484,17 +484,26 @@ async def _kill_mysql_waiter(raw: MySQLRaw, holder: int, operation: Operation) -
     async with anyio.create_task_group() as group:
         group.start_soon(run)
         victims: list[int] = []
+        # information_schema.innodb_trx does not reliably list a waiting transaction on
+        # MariaDB, and MySQL 8 moved lock waits to performance_schema: look instead for a
+        # statement on this database that stays in flight (the operation's statements take
+        # milliseconds unless they wait on the rows held here).
+        seen: dict[int, tuple[str, float]] = {}
         with anyio.move_on_after(10):
             while not victims and not finished.is_set():
                 found = await raw._fetch(
-                    "SELECT p.id AS id FROM information_schema.innodb_trx t "
-                    "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
-                    "WHERE t.trx_state = 'LOCK WAIT' AND p.db = DATABASE() AND p.id <> %s",
+                    "SELECT id, info FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND command = 'Query' AND info IS NOT NULL "
+                    "AND id <> CONNECTION_ID() AND id <> %s",
                     (holder,),
                 )
-                victims = [int(row["id"]) for row in found]
+                clock = anyio.current_time()
+                current = {int(row["id"]): str(row["info"]) for row in found}
+                kept = {t: seen[t] for t in current if t in seen and seen[t][0] == current[t]}
+                seen = {t: kept.get(t, (info, clock)) for t, info in current.items()}
+                victims = [t for t, (_, since) in seen.items() if clock - since >= 0.3]
                 if not victims:
-                    await anyio.sleep(0.005)
+                    await anyio.sleep(0.02)
         if victims:
             for thread in victims:
                 await raw._run("KILL %s", (thread,))

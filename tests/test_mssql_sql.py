@@ -64,9 +64,7 @@ def test_tsql_uses_output_not_returning() -> None:
 
 
 def test_every_dialect_defines_the_same_queries_and_parameters() -> None:
-    reference = {
-        name: query.params for name, query in load_queries("postgres", "numeric").items()
-    }
+    reference = {name: query.params for name, query in load_queries("postgres", "numeric").items()}
     for dialect in DIALECTS:
         queries = load_queries(dialect, STYLE[dialect])  # type: ignore[arg-type]
         have = {name: query.params for name, query in queries.items()}
