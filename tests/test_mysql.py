@@ -254,7 +254,8 @@ CREATE TABLE accounts (
   updated_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
   UNIQUE INDEX IDX_4de28a8dd7b8fcf6bd2ef2ba9b (compound_id),
   INDEX IDX_aa3e5e1e4c6b0b7b8f52b8e1e5 (provider_account_id),
-  INDEX IDX_9f1e2e4c0e3b8bd5c3e8b2a0c1 (provider_id), INDEX IDX_3aa23c0a6d107393e8b40e3e2a (user_id),
+  INDEX IDX_9f1e2e4c0e3b8bd5c3e8b2a0c1 (provider_id),
+  INDEX IDX_3aa23c0a6d107393e8b40e3e2a (user_id),
   PRIMARY KEY (id)) ENGINE=InnoDB;
 CREATE TABLE sessions (
   id int NOT NULL AUTO_INCREMENT, user_id int NOT NULL, expires timestamp(6) NOT NULL,
