@@ -362,9 +362,8 @@ async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> B
             for pid in victims:
                 await monitor.execute("SELECT pg_terminate_backend($1)", pid)
         elif finished.is_set():
-            problem = (
-                "the operation finished without ever waiting on the locked row"
-                + (f" (it raised {raised[0]!r})" if raised else "")
+            problem = "the operation finished without ever waiting on the locked row" + (
+                f" (it raised {raised[0]!r})" if raised else ""
             )
         else:
             problem = "the operation never blocked on the locked row within 10 s"
