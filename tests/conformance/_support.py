@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from asyncauth import Account, Authenticator, User
+from asyncauth import Account, Adapter, Authenticator, User
 from tests._raw import Raw
 
 UTC = timezone.utc

@@ -15,6 +15,7 @@ import pytest
 import asyncauth
 from asyncauth import (
     Account,
+    Adapter,
     BackendError,
     DuplicateError,
     PurgeResult,

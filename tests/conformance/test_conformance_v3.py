@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from asyncauth.nextauth_v3 import NextAuthV3
 
-from asyncauth import User
+from asyncauth import Adapter, User
+from asyncauth.nextauth_v3 import NextAuthV3
 from tests._raw import Raw
 from tests.conformance._support import (
     USER_TABLES,
