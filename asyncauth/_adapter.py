@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _validate as v
 from ._base import BaseAdapter, compound_id, new_token, now
@@ -458,3 +458,10 @@ class SqlAdapter(BaseAdapter):
                     break
             counts.append(total)
         return PurgeResult(sessions=counts[0], verification_tokens=counts[1])
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the SQL adapter satisfies the public protocol.
+    from ._protocol import Adapter
+
+    _conforms: type[Adapter] = SqlAdapter
