@@ -16,9 +16,11 @@ connection is bounded on the asyncio side.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import weakref
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -112,6 +114,11 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
     defaults: ClassVar[dict[str, str]] = {}
     #: native error numbers that mean a repeated migration statement found its work done
     already_done: ClassVar[frozenset[str]] = frozenset()
+
+    @staticmethod
+    def configure(raw: pyodbc.Connection) -> None:
+        """Adjust a new pyodbc connection (text encodings) before its first statement."""
+
     errors: ClassVar[tuple[type[BaseException], ...]] = (pyodbc.Error, OSError)
 
     def __init__(
@@ -130,11 +137,16 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         self.pool_size = pool_size
         self.timeout = timeout
         self._ready: weakref.WeakSet[aioodbc.Connection] = weakref.WeakSet()
+        self._executor: ThreadPoolExecutor | None = None
 
     async def open(self) -> None:
         """Create the pool (when the adapter owns it)."""
         if self.pool is not None:
             return
+        # A thread per connection: with the event loop's shared executor (a few threads), the
+        # calls of connections waiting on a row lock could fill every thread, and the
+        # transaction holding the lock could then never run its COMMIT.
+        self._executor = ThreadPoolExecutor(self.pool_size, thread_name_prefix="asyncauth-odbc")
         try:
             with anyio.fail_after(self.timeout):
                 self.pool = await aioodbc.create_pool(
@@ -142,14 +154,18 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
                     minsize=1,
                     maxsize=self.pool_size,
                     autocommit=True,
+                    executor=self._executor,
                     after_created=self._after_created,
                 )
         except (pyodbc.Error, OSError, TimeoutError) as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
             raise BackendError(f"cannot connect through ODBC: {_describe(exc)}") from exc
 
     async def _after_created(self, raw: pyodbc.Connection) -> None:
         # aioodbc hands over the bare pyodbc connection: one worker-thread hop sets it up.
         def setup() -> None:
+            self.configure(raw)
             try:
                 raw.timeout = max(1, round(self.timeout))  # the query timeout, whole seconds
             except pyodbc.Error:
@@ -157,7 +173,7 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
             for statement in self.setup:
                 raw.execute(statement)
 
-        await anyio.to_thread.run_sync(setup)
+        await asyncio.get_running_loop().run_in_executor(self._executor, setup)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[aioodbc.Connection]:
@@ -178,17 +194,19 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
                 await pool.release(conn)
 
     async def _prepare(self, conn: aioodbc.Connection) -> None:
-        # A pool the application made: set each connection up on its first use here.
+        # A pool the application made: set each connection up on its first use here. aioodbc
+        # has no way to reach pyodbc's encoding settings but the connection it wraps.
+        self.configure(conn._conn)
         conn.autocommit = True
         for statement in self.setup:
-            async with conn.cursor() as cur:
+            async with _cursor(conn) as cur:
                 await cur.execute(statement)
         self._ready.add(conn)
 
     async def _fetch(
         self, conn: aioodbc.Connection, stmt: Statement, args: Mapping[str, Any]
     ) -> list[Row]:
-        async with conn.cursor() as cur:
+        async with _cursor(conn) as cur:
             await cur.execute(stmt.sql, *stmt.bind(args))
             # A T-SQL batch may report row counts before the result set it ends with.
             while cur.description is None:
@@ -200,12 +218,12 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
     async def _execute(
         self, conn: aioodbc.Connection, stmt: Statement, args: Mapping[str, Any]
     ) -> int:
-        async with conn.cursor() as cur:
+        async with _cursor(conn) as cur:
             await cur.execute(stmt.sql, *stmt.bind(args))
             return int(cur.rowcount)
 
     async def _execute_ddl(self, conn: aioodbc.Connection, sql: str) -> None:
-        async with conn.cursor() as cur:
+        async with _cursor(conn) as cur:
             try:
                 await cur.execute(sql)
             except pyodbc.Error as exc:
@@ -240,6 +258,9 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         if pool is not None and self.owns_pool:
             pool.close()
             await pool.wait_closed()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
@@ -248,6 +269,18 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         if isinstance(exc, pyodbc.Error) and exc.args and exc.args[0] in ("HYT00", "HYT01"):
             return BackendError("the database did not answer in time (ODBC timeout)")
         return BackendError(f"ODBC call failed: {_describe(exc)}")
+
+
+@asynccontextmanager
+async def _cursor(conn: aioodbc.Connection) -> AsyncIterator[Any]:
+    # Not ``async with conn.cursor()``: aioodbc's context manager COMMITs when it closes a
+    # cursor outside autocommit mode, which would end a multi-statement transaction after its
+    # first statement (and release the row locks it took).
+    cur = await conn.cursor()
+    try:
+        yield cur
+    finally:
+        await cur.close()
 
 
 async def _discard(conn: aioodbc.Connection) -> None:
@@ -310,6 +343,16 @@ class MySQLOdbcDriver(OdbcDriver):
     )
     setup = (MYSQL_SESSION_SETUP,)
     already_done = frozenset(str(code) for code in MYSQL_ALREADY_DONE)
+    defaults = {"CHARSET": "utf8mb4"}
+
+    @staticmethod
+    def configure(raw: pyodbc.Connection) -> None:
+        # MariaDB's ODBC driver (3.1) miscounts UTF-16 text holding some multi-byte characters
+        # (right-to-left marks, Hebrew): a parameter gains a NUL, a value read back loses its
+        # last character. UTF-8 both ways, in the connection's utf8mb4, is exact.
+        raw.setencoding(encoding="utf-8")
+        raw.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
+        raw.setdecoding(pyodbc.SQL_WCHAR, encoding="utf-8", ctype=pyodbc.SQL_CHAR)
 
 
 #: dialect name -> driver class

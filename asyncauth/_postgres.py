@@ -19,7 +19,7 @@ from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, DuplicateError
 from ._sql import Statement
 
-__all__ = ["PostgresDriver", "dialect"]
+__all__ = ["PostgresDriver", "dialect", "keep_session_state"]
 
 UTC = timezone.utc
 
@@ -44,6 +44,17 @@ dialect = Dialect(
 )
 
 
+async def keep_session_state(conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that sends nothing.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` on every release: a second round trip per call. asyncauth leaves no session
+    state behind (no LISTEN, cursors, SET or session-level locks; its advisory lock is
+    transaction-scoped), and asyncpg still rolls back an open transaction before calling this.
+    Applications that hand in a pool of their own can pass it as ``reset=`` too.
+    """
+
+
 class PostgresDriver(SqlDriver[asyncpg.Connection]):
     """An asyncpg pool, made here or handed in by the application."""
 
@@ -51,6 +62,8 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     errors: ClassVar[tuple[type[BaseException], ...]] = (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
+        # Client-side failures: a stale statement cache after DDL, a protocol error.
+        asyncpg.InternalClientError,
         OSError,
         asyncio.TimeoutError,
     )
@@ -83,6 +96,7 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
                 timeout=self.timeout,
                 command_timeout=self.timeout,
                 statement_cache_size=100 if self.statement_cache else 0,
+                reset=keep_session_state,
             )
         except (
             asyncpg.PostgresError,

@@ -93,7 +93,9 @@ async def postgres_database() -> AsyncIterator[str]:
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
         ) as exc:
-            unavailable(f"PostgreSQL is unreachable at {_redact(admin_url)}: {exc!r}")
+            problem = exc
+        # Outside the except block, so the report is one line, not a chained traceback.
+        unavailable(f"PostgreSQL is unreachable at {_redact(admin_url)}: {problem!r}")
 
     name = f"asyncauth_test_{uuid.uuid4().hex}"
     connection = await admin()
@@ -127,7 +129,12 @@ async def mysql_database() -> AsyncIterator[str]:
         try:
             connection = await aiomysql.connect(**connect_kwargs(admin_url), connect_timeout=5)
         except (OSError, asyncio.TimeoutError, pymysql.err.MySQLError) as exc:
-            unavailable(f"MySQL/MariaDB is unreachable at {_redact(admin_url)}: {exc!r}")
+            problem = exc
+        else:
+            problem = None
+        if problem is not None:
+            # Outside the except block, so the report is one line, not a chained traceback.
+            unavailable(f"MySQL/MariaDB is unreachable at {_redact(admin_url)}: {problem!r}")
         try:
             async with connection.cursor() as cursor:
                 await cursor.execute(statement)

@@ -361,13 +361,18 @@ async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> B
         if victims:
             for pid in victims:
                 await monitor.execute("SELECT pg_terminate_backend($1)", pid)
+            # The lock is still held: an operation that retries after the kill blocks again.
+            with anyio.move_on_after(10):
+                await finished.wait()
+            if not finished.is_set():
+                problem = "the operation did not end within 10 s of its connection's death"
         elif finished.is_set():
             problem = "the operation finished without ever waiting on the locked row" + (
                 f" (it raised {raised[0]!r})" if raised else ""
             )
         else:
             problem = "the operation never blocked on the locked row within 10 s"
-            group.cancel_scope.cancel()
+        group.cancel_scope.cancel()
     if problem is not None:
         raise AssertionError(problem)
     if not raised:
@@ -493,8 +498,8 @@ async def _kill_mysql_waiter(raw: MySQLRaw, holder: int, operation: Operation) -
             while not victims and not finished.is_set():
                 found = await raw._fetch(
                     "SELECT id, info FROM information_schema.processlist "
-                    "WHERE db = DATABASE() AND command = 'Query' AND info IS NOT NULL "
-                    "AND id <> CONNECTION_ID() AND id <> %s",
+                    "WHERE db = DATABASE() AND command IN ('Query', 'Execute') "
+                    "AND info IS NOT NULL AND id <> CONNECTION_ID() AND id <> %s",
                     (holder,),
                 )
                 clock = anyio.current_time()
@@ -586,7 +591,9 @@ class MssqlRaw(_SqlRaw):
         try:
             locker.autocommit = False
             clause, args = self._where(where, 0)
-            async with locker.cursor() as cursor:
+            # Not ``async with locker.cursor()``: aioodbc commits when that block ends.
+            cursor = await locker.cursor()
+            try:
                 await cursor.execute(
                     f"SELECT 1 AS x FROM {self._quote(table)} WITH (UPDLOCK, HOLDLOCK){clause}",
                     *args,
@@ -595,6 +602,8 @@ class MssqlRaw(_SqlRaw):
                     raise AssertionError(f"no row of {table} matches {where!r}: nothing to lock")
                 await cursor.execute("SELECT @@SPID AS spid")
                 holder = int((await cursor.fetchone())[0])
+            finally:
+                await cursor.close()
             outcome = await _kill_mssql_waiter(self, holder, operation)
             await locker.rollback()
         finally:
