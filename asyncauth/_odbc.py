@@ -119,7 +119,7 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
     def configure(raw: pyodbc.Connection) -> None:
         """Adjust a new pyodbc connection (text encodings) before its first statement."""
 
-    errors: ClassVar[tuple[type[BaseException], ...]] = (pyodbc.Error, OSError)
+    errors: ClassVar[tuple[type[BaseException], ...]] = (pyodbc.Error, pyodbc.Warning, OSError)
 
     def __init__(
         self,
