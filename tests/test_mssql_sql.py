@@ -2,9 +2,9 @@
 
 No SQL Server can run on this project's machines, so every T-SQL statement is parsed with
 sqlfluff's T-SQL dialect, exactly as the driver will send it (one statement at a time, with
-the loader's ``?`` parameters). (tests/unit/test_sql_loader.py checks that every dialect
-defines the same queries with the same parameters.) The behaviour is tested by the conformance suite only where
-ASYNCAUTH_MSSQL_URL names a real server.
+the loader's ``?`` parameters); tests/unit/test_sql_loader.py checks that every dialect
+defines the same queries with the same parameters. The behaviour is tested by the
+conformance suite only where ASYNCAUTH_MSSQL_URL names a real server.
 """
 
 from __future__ import annotations

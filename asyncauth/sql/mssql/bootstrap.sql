@@ -6,11 +6,14 @@ SELECT version, checksum FROM asyncauth_migrations ORDER BY version;
 -- name: bootstrap_lock
 -- params: key
 -- One batch (no ';' inside: the loader splits statements on it). sp_getapplock with the
--- Transaction owner is held until the migration transaction ends; application locks are
--- scoped to the database, so other databases on the server do not wait. A negative result
--- (timeout, deadlock victim) is reported as acquired = 0, and bootstrap then fails.
+-- Transaction owner is held until the migration transaction commits, so the next holder sees
+-- every recorded row; application locks are scoped to the database. ODBC's manual-commit
+-- mode opens a transaction only at the first data statement, so one is begun here if none
+-- is open yet (the driver's COMMIT or ROLLBACK ends it). A negative result (timeout,
+-- deadlock victim) is reported as acquired = 0, and bootstrap then fails.
 DECLARE @result int
 DECLARE @resource nvarchar(255) = CONCAT(N'asyncauth.bootstrap.', :key)
+IF @@TRANCOUNT = 0 BEGIN TRANSACTION
 EXEC @result = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive',
   @LockOwner = 'Transaction', @LockTimeout = 60000
 SELECT CASE WHEN @result >= 0 THEN 1 ELSE 0 END AS acquired;
