@@ -86,10 +86,11 @@ def connect_kwargs(url: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "host": parts.hostname or "localhost",
         "port": parts.port or 3306,
-        "user": unquote(parts.username) if parts.username else "root",
         "password": unquote(parts.password) if parts.password else "",
         "db": database,
     }
+    if parts.username:  # else aiomysql's default: the operating-system user, as mysql does
+        kwargs["user"] = unquote(parts.username)
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key == "unix_socket":
             kwargs["unix_socket"] = value
