@@ -196,15 +196,34 @@ async def test_a_bootstrapped_database_matches_migration_1_of_schema_md(
 
 
 async def test_expires_keeps_its_value_when_the_row_is_updated(url: str, raw: MySQLRaw) -> None:
-    # The trap explicit_defaults_for_timestamp=OFF sets: expires silently ON UPDATE now().
-    await raw.execute("SET SESSION explicit_defaults_for_timestamp = 0")
-    async with asyncauth.connect(url, bootstrap=True) as auth:
-        user = await auth.create_user(email="a@example.com")
-        expires = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-        session = await auth.create_session(user.id, expires)
-        await raw.update("sessions", {"session_token": session.session_token}, user_id=user.id)
-        row = await raw.one("sessions", session_token=session.session_token)
-        assert row is not None and row["expires"] == expires
+    # With explicit_defaults_for_timestamp off (MariaDB's default before 10.10), a NOT NULL
+    # TIMESTAMP first in its table silently becomes ON UPDATE CURRENT_TIMESTAMP.
+    from asyncauth._mysql import connect_kwargs
+
+    off = "SET SESSION explicit_defaults_for_timestamp = 0"
+    await raw.execute(off)
+    await raw.execute("CREATE TABLE trap (id INT PRIMARY KEY, expires TIMESTAMP(6) NOT NULL)")
+    trap = await raw._fetch("SHOW CREATE TABLE trap", ())
+    assert "on update" in str(trap[0]["Create Table"]).lower()  # the trap is real here
+    await raw.execute("DROP TABLE trap")
+
+    # Bootstrap from connections that have it off: the migrations must not fall in.
+    pool = await aiomysql.create_pool(**connect_kwargs(url), init_command=off)
+    try:
+        async with asyncauth.MySQLAdapter(pool) as auth:
+            assert await auth.bootstrap() == [1, 2]
+            user = await auth.create_user(email="a@example.com")
+            expires = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+            session = await auth.create_session(user.id, expires)
+            await raw.update("sessions", {"session_token": session.session_token}, user_id="0")
+            row = await raw.one("sessions", session_token=session.session_token)
+            assert row is not None and row["expires"] == expires
+            for table in ("sessions", "verification_requests"):
+                created = await raw._fetch(f"SHOW CREATE TABLE {table}", ())
+                assert "on update" not in str(created[0]["Create Table"]).lower(), table
+    finally:
+        pool.close()
+        await pool.wait_closed()
 
 
 # -- adoption ------------------------------------------------------------------------------
