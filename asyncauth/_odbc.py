@@ -197,7 +197,7 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         # A pool the application made: set each connection up on its first use here. aioodbc
         # has no way to reach pyodbc's encoding settings but the connection it wraps.
         self.configure(conn._conn)
-        conn.autocommit = True
+        await self._autocommit(conn, True)
         for statement in self.setup:
             async with _cursor(conn) as cur:
                 await cur.execute(statement)
@@ -230,28 +230,34 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
                 if not self.already_done & set(_NATIVE.findall(_message(exc))):
                     raise
 
+    async def _autocommit(self, conn: aioodbc.Connection, value: bool) -> None:
+        # Switching it is a round trip to the server for some drivers (MariaDB's sends
+        # SET autocommit): run it in the pool's threads, not on the event loop. aioodbc only
+        # offers a blocking property, hence the connection it wraps.
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, setattr, conn._conn, "autocommit", value)
+
     @asynccontextmanager
     async def _transaction(
         self, conn: aioodbc.Connection, *, exclusive: bool
     ) -> AsyncIterator[None]:
         # ODBC has no BEGIN: leaving autocommit mode starts a transaction.
         del exclusive
-        conn.autocommit = False
+        await self._autocommit(conn, False)
         try:
             yield
+            await conn.commit()
+            await self._autocommit(conn, True)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 try:
                     await conn.rollback()
-                    conn.autocommit = True
+                    await self._autocommit(conn, True)
                 except Exception:
+                    # The connection died with the statement, or cannot leave the
+                    # transaction mode: it must not go back to the pool.
                     await _discard(conn)
             raise
-        try:
-            await conn.commit()
-        finally:
-            if not conn.closed:
-                conn.autocommit = True
 
     async def aclose(self) -> None:
         pool, self.pool = self.pool, None
