@@ -34,8 +34,11 @@ class OdbcAdapter(SqlAdapter):
 
     ``OdbcAdapter(pool, dialect="mssql")`` wraps an ``aioodbc.Pool`` the application owns
     (``aclose()`` leaves it open; asyncauth turns autocommit on for the connections it
-    borrows and runs the dialect's session set-up on each once). ``OdbcAdapter(dsn=...)``
-    makes and owns a pool from an ODBC connection string.
+    borrows and runs the dialect's session set-up on each once). Give such a pool an
+    ``executor`` with at least one thread per connection: aioodbc runs every call in a
+    thread, and callers waiting on a row lock must not take the thread that the transaction
+    holding the lock needs to commit. ``OdbcAdapter(dsn=...)`` makes and owns a pool (with
+    such an executor) from an ODBC connection string.
     """
 
     def __init__(
