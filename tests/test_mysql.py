@@ -553,3 +553,20 @@ async def test_lookups_are_byte_exact(url: str) -> None:
             assert await auth.get_user_by_email(near) is None, near
         with pytest.raises(DuplicateError):
             await auth.create_user(email="Ada@example.com")
+
+
+async def test_a_lock_not_granted_stops_the_bootstrap(
+    url: str, raw: MySQLRaw, tmp_path: Any
+) -> None:
+    # GET_LOCK answers 0 when its wait ends without the lock: bootstrap must not go on.
+    (tmp_path / "bootstrap.sql").write_text(
+        "-- name: bootstrap_lock\n-- params: key\nSELECT 0 AS acquired, :key AS lock_key;\n"
+    )
+    (tmp_path / "migrations" / "mysql").mkdir(parents=True)
+    auth = asyncauth.connect(url, sql_folders=[tmp_path])
+    try:
+        with pytest.raises(BackendError, match="bootstrap lock"):
+            await asyncauth.bootstrap(auth)
+    finally:
+        await auth.aclose()
+    assert "users" not in await raw.tables()
