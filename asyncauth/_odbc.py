@@ -189,6 +189,13 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
             if not self.owns_pool and conn not in self._ready:
                 await self._prepare(conn)
             yield conn
+        except pyodbc.Error as exc:
+            if _connection_lost(exc):
+                # aioodbc drops only the few dead-connection errors it knows; a connection
+                # the server closed must not go back to the pool to fail the next caller.
+                with anyio.CancelScope(shield=True):
+                    await _discard(conn)
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 await pool.release(conn)
@@ -295,6 +302,28 @@ async def _discard(conn: aioodbc.Connection) -> None:
         await conn.close()
     except Exception:
         pass  # already gone; nothing more to release
+
+
+# How drivers say that the connection itself is gone (not just the statement): SQLSTATE class
+# 08, MySQL's "server has gone away" / "lost connection", PostgreSQL's closed sockets.
+_LOST_CODES = frozenset({"2006", "2013"})
+_LOST_TEXT = (
+    "server closed the connection",
+    "no connection to the server",
+    "terminating connection",
+    "communication link failure",
+    "could not send data to server",
+)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    state = str(exc.args[0]) if exc.args else ""
+    text = _message(exc)
+    return (
+        state.startswith("08")
+        or bool(_LOST_CODES & set(_NATIVE.findall(text)))
+        or any(part in text.lower() for part in _LOST_TEXT)
+    )
 
 
 def _message(exc: BaseException) -> str:

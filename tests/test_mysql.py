@@ -570,3 +570,22 @@ async def test_a_lock_not_granted_stops_the_bootstrap(
     finally:
         await auth.aclose()
     assert "users" not in await raw.tables()
+
+
+async def test_a_connection_the_server_closed_leaves_the_pool(url: str, raw: MySQLRaw) -> None:
+    async with asyncauth.connect(url, bootstrap=True, pool_size=1) as auth:
+        user = await auth.create_user(email="gone@example.com")
+        for row in await raw._fetch(
+            "SELECT id FROM information_schema.processlist "
+            "WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+            (),
+        ):
+            await raw._run("KILL %s", (int(row["id"]),))
+        await asyncio.sleep(0.2)
+        # The first call may meet the dead connection; it must not stay in the pool.
+        try:
+            await auth.get_user(user.id)
+        except BackendError:
+            pass
+        for _ in range(3):
+            assert await auth.get_user(user.id) == user

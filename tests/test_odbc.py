@@ -242,3 +242,41 @@ async def test_a_mysql_migration_repeated_over_odbc_skips_what_exists(
         target = make_odbc_url("mysql", url)
         assert await asyncauth.bootstrap(target) == [2]
         assert (await asyncauth.check(target)).ok
+
+
+@pytest.mark.anyio
+@pytest.mark.odbc
+async def test_a_connection_the_server_closed_leaves_the_pool(odbc_url: str) -> None:
+    async with asyncauth.connect(odbc_url, bootstrap=True, pool_size=1) as auth:
+        user = await auth.create_user(email="gone@example.com")
+        url = native_url(odbc_url)
+        # The server ends the adapter's (only) connection while it sits idle in the pool.
+        if url.startswith("postgresql://"):
+            pg = await PostgresRaw.open(url)
+            try:
+                await pg._fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    (),
+                )
+            finally:
+                await pg.aclose()
+        else:
+            my = await MySQLRaw.open(url)
+            try:
+                for row in await my._fetch(
+                    "SELECT id FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+                    (),
+                ):
+                    await my._run("KILL %s", (int(row["id"]),))
+            finally:
+                await my.aclose()
+        await asyncio.sleep(0.2)
+        # The first call may meet the dead connection; it must not stay in the pool.
+        try:
+            await auth.get_user(user.id)
+        except BackendError:
+            pass
+        for _ in range(3):
+            assert await auth.get_user(user.id) == user
