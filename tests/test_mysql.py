@@ -589,3 +589,24 @@ async def test_a_connection_the_server_closed_leaves_the_pool(url: str, raw: MyS
             pass
         for _ in range(3):
             assert await auth.get_user(user.id) == user
+
+
+async def test_a_statement_past_the_timeout_is_a_backend_error(url: str) -> None:
+    async with asyncauth.connect(url, bootstrap=True, timeout=1, pool_size=1) as auth:
+        user = await auth.create_user(email="slow@example.com")
+        locker = await MySQLRaw.connect(url)
+        try:
+            await locker.begin()
+            async with locker.cursor() as cursor:
+                await cursor.execute(
+                    "SELECT id FROM users WHERE id = %s FOR UPDATE", (int(user.id),)
+                )
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(BackendError, match="in time"):
+                await auth.update_user(user.id, name="waits")
+            assert asyncio.get_running_loop().time() - started < 3
+            await locker.rollback()
+        finally:
+            locker.close()
+        # The abandoned connection was dropped; the pool's next one works.
+        assert (await auth.update_user(user.id, name="done")).name == "done"
