@@ -114,15 +114,19 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         if pool is None:
             raise BackendError("the PostgreSQL adapter is closed")
         try:
-            async with pool.acquire(timeout=self.timeout) as conn:
-                row: Row | None = await conn.fetchrow(
-                    stmt.sql, *stmt.bind(args), timeout=self.timeout
-                )
-                return row
-        except AsyncAuthError:
-            raise
+            conn = await pool.acquire(timeout=self.timeout)
+        except asyncio.TimeoutError:
+            # Said apart from a slow statement: an exhausted pool is a sizing problem.
+            raise BackendError(f"no PostgreSQL connection free within {self.timeout} s") from None
         except self.errors as exc:
             raise self.map_error(exc) from exc
+        try:
+            row: Row | None = await conn.fetchrow(stmt.sql, *stmt.bind(args), timeout=self.timeout)
+            return row
+        except self.errors as exc:
+            raise self.map_error(exc) from exc
+        finally:
+            await pool.release(conn)
 
     async def _fetch(
         self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
