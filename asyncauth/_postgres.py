@@ -51,6 +51,9 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     errors: ClassVar[tuple[type[BaseException], ...]] = (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
+        # Raised by asyncpg when the server drops a connection in the middle of an operation
+        # (seen on restarts: "cannot switch to state 12; another operation is in progress").
+        asyncpg.InternalClientError,
         OSError,
         asyncio.TimeoutError,
     )
@@ -121,12 +124,16 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         except self.errors as exc:
             raise self.map_error(exc) from exc
         try:
-            row: Row | None = await conn.fetchrow(stmt.sql, *stmt.bind(args), timeout=self.timeout)
-            return row
+            try:
+                row: Row | None = await conn.fetchrow(
+                    stmt.sql, *stmt.bind(args), timeout=self.timeout
+                )
+            finally:
+                # Releasing a connection the server dropped can fail too: map that as well.
+                await pool.release(conn)
         except self.errors as exc:
             raise self.map_error(exc) from exc
-        finally:
-            await pool.release(conn)
+        return row
 
     async def _fetch(
         self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
