@@ -87,6 +87,10 @@ class ThrowawayPostgres:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def database_url(self) -> str:
+        """The URL of an empty database on this server (the cluster's own ``postgres``)."""
+        return self.url("postgres")
+
     def _pg_ctl(self, *args: str) -> None:
         subprocess.run(
             [*self.prefix, str(self.bin / "pg_ctl"), "-D", str(self.directory / "data"), *args],
@@ -168,6 +172,18 @@ class ThrowawayMariaDB:
     def url(self, database: str) -> str:
         return f"mysql://root@127.0.0.1:{self.port}/{database}"
 
+    def database_url(self) -> str:
+        """The URL of a new empty database on this server."""
+        client = shutil.which("mariadb") or shutil.which("mysql") or "mysql"
+        subprocess.run(
+            [client, "-h127.0.0.1", f"-P{self.port}", "-uroot"]
+            + ["-e", "CREATE DATABASE IF NOT EXISTS asyncauth_faults"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return self.url("asyncauth_faults")
+
     def start(self) -> None:
         log = open(self.directory / "log", "ab")  # the child keeps its own handle
         self.process = subprocess.Popen(self.command, stdout=log, stderr=log)
@@ -246,3 +262,10 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             server.stop("immediate")
         shutil.rmtree(directory, ignore_errors=True)
+
+
+#: backend name -> how to start a throwaway server of it (the embedded SQLite has none)
+THROWAWAY = {
+    "postgres": throwaway_postgres,
+    "mysql": throwaway_mariadb,
+}
