@@ -19,7 +19,7 @@ from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, DuplicateError
 from ._sql import Statement
 
-__all__ = ["PostgresDriver", "dialect"]
+__all__ = ["PostgresDriver", "dialect", "keep_session_state"]
 
 UTC = timezone.utc
 
@@ -44,6 +44,17 @@ dialect = Dialect(
 )
 
 
+async def keep_session_state(conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that sends nothing.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` on every release: a second round trip per call. asyncauth leaves no session
+    state behind (no LISTEN, cursors, SET or session-level locks; its advisory lock is
+    transaction-scoped), and asyncpg still rolls back an open transaction before calling this.
+    Applications that hand in a pool of their own can pass it as ``reset=`` too.
+    """
+
+
 class PostgresDriver(SqlDriver[asyncpg.Connection]):
     """An asyncpg pool, made here or handed in by the application."""
 
@@ -51,8 +62,9 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     errors: ClassVar[tuple[type[BaseException], ...]] = (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
-        # Raised by asyncpg when the server drops a connection in the middle of an operation
-        # (seen on restarts: "cannot switch to state 12; another operation is in progress").
+        # Client-side failures: a stale statement cache after DDL, a protocol error, and
+        # a connection the server dropped mid-operation (seen on restarts: "cannot switch
+        # to state 12; another operation is in progress").
         asyncpg.InternalClientError,
         OSError,
         asyncio.TimeoutError,
@@ -86,6 +98,7 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
                 timeout=self.timeout,
                 command_timeout=self.timeout,
                 statement_cache_size=100 if self.statement_cache else 0,
+                reset=keep_session_state,
             )
         except (
             asyncpg.PostgresError,
