@@ -23,8 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
+from typing import Any
 
-from tests._backends import unavailable
+from tests._backends import BACKENDS, unavailable
 
 
 def free_port() -> int:
@@ -269,3 +270,14 @@ THROWAWAY = {
     "postgres": throwaway_postgres,
     "mysql": throwaway_mariadb,
 }
+
+
+def server_backends() -> list[Any]:
+    """pytest params for every backend with a server (SQLite is embedded: it has none)."""
+    import pytest
+
+    return [
+        pytest.param(b, id=b.name, marks=getattr(pytest.mark, b.marker))
+        for b in BACKENDS
+        if b.name != "sqlite"
+    ]

@@ -29,7 +29,7 @@ from asyncauth import BackendError
 from tests._backends import BACKENDS, Backend, unavailable
 from tests._raw import Raw, sqlite_path
 from tests.conformance._support import account_for, authenticator_for, make_user, unique
-from tests.reliability._servers import THROWAWAY
+from tests.reliability._servers import THROWAWAY, server_backends
 from tests.reliability._tally import tally_of
 
 if TYPE_CHECKING:
@@ -44,20 +44,11 @@ ROOT = Path(__file__).resolve().parents[2]
 V1_TABLES = {"users", "accounts", "sessions", "verification_requests"}
 
 
-def _server_backends() -> list[Any]:
-    # SQLite is embedded: it has no server to restart; its fault is the locked file below.
-    return [
-        pytest.param(b, id=b.name, marks=getattr(pytest.mark, b.marker))
-        for b in BACKENDS
-        if b.name != "sqlite"
-    ]
-
-
 # -- the server restarts in the middle of a read load ------------------------------------------
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("server_backend", _server_backends())
+@pytest.mark.parametrize("server_backend", server_backends())
 async def test_server_restart_during_read_load(server_backend: Backend) -> None:
     start = THROWAWAY.get(server_backend.name)
     if start is None:
@@ -295,7 +286,7 @@ async def _kill_postgres_migration(url: str) -> BaseException:
 KILL_MIGRATION: dict[str, Callable[[str], Any]] = {"postgres": _kill_postgres_migration}
 
 
-@pytest.mark.parametrize("server_backend", _server_backends())
+@pytest.mark.parametrize("server_backend", server_backends())
 async def test_migration_killed_midway_then_bootstrap_finishes(
     server_backend: Backend, anyio_backend: str
 ) -> None:
