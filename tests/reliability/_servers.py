@@ -19,7 +19,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
@@ -265,11 +266,33 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-#: backend name -> how to start a throwaway server of it (the embedded SQLite has none)
-THROWAWAY = {
-    "postgres": throwaway_postgres,
-    "mysql": throwaway_mariadb,
+def _odbc(dialect: str) -> Callable[[str], str]:
+    def wrap(native: str) -> str:
+        # Imported late: the ODBC helpers of tests._backends come with the ODBC backends.
+        from tests import _backends
+
+        url: str = _backends.odbc_url(dialect, native)  # type: ignore[attr-defined]
+        return url
+
+    return wrap
+
+
+def _same(native: str) -> str:
+    return native
+
+
+#: backend name -> (how to start a throwaway server of it, its URL for a native URL there).
+#: The embedded SQLite has no server; SQL Server cannot run on this machine.
+THROWAWAY: dict[str, tuple[Callable[[], AbstractContextManager[Any]], Callable[[str], str]]] = {
+    "postgres": (throwaway_postgres, _same),
+    "mysql": (throwaway_mariadb, _same),
+    "odbc-postgres": (throwaway_postgres, _odbc("postgres")),
+    "odbc-mysql": (throwaway_mariadb, _odbc("mysql")),
 }
+
+
+#: the URL scheme of each throwaway server's own driver
+NATIVE_SCHEME = {throwaway_postgres: "postgresql", throwaway_mariadb: "mysql"}
 
 
 def server_backends() -> list[Any]:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -50,13 +50,15 @@ V1_TABLES = {"users", "accounts", "sessions", "verification_requests"}
 @pytest.mark.slow
 @pytest.mark.parametrize("server_backend", server_backends())
 async def test_server_restart_during_read_load(server_backend: Backend) -> None:
-    start = THROWAWAY.get(server_backend.name)
-    if start is None:
+    async with server_backend.provision():
+        pass  # the backend's own rule first: its driver is there, its server configured
+    if server_backend.name not in THROWAWAY:
         unavailable(f"no throwaway server for {server_backend.name} in tests/reliability/_servers")
+    start, url_for = THROWAWAY[server_backend.name]
     tally = tally_of(server_backend.name)
     timeout = 2.0
     with start() as server:
-        url = server.database_url()
+        url = url_for(server.database_url())
         log: list[tuple[float, float, str]] = []
         outages: list[tuple[float, float, float]] = []  # (down, restart begins, up)
         stopping: list[float] = []  # when each shutdown began
@@ -256,8 +258,19 @@ async def test_sqlite_process_killed_inside_a_migration(anyio_backend: str) -> N
     tally_of("sqlite")["kill: process SIGKILLed inside a migration"] += 1
 
 
-async def _kill_postgres_migration(url: str) -> BaseException:
-    """Bootstrap ``url`` and terminate its connection in migration 2, after migration 1 ran.
+def _native(url: str) -> str:
+    """The driver-native URL behind a backend URL (an ``odbc://`` URL wraps one)."""
+    if url.startswith("odbc:"):
+        from tests import _backends
+
+        native: str = _backends.native_url(url)  # type: ignore[attr-defined]
+        return native
+    return url
+
+
+async def _kill_postgres_migration(url: str, raw: Raw) -> list[int]:
+    """Bootstrap an empty database; terminate its connection in migration 2, after all of
+    migration 1 ran in the same transaction. What the next bootstrap must apply: everything.
 
     Another transaction creates (and keeps uncommitted) a table named like migration 2's
     ``authenticators``: the migration's CREATE waits on it, and that waiting backend is killed.
@@ -266,8 +279,8 @@ async def _kill_postgres_migration(url: str) -> BaseException:
 
     from tests._raw import _kill_waiter
 
-    locker = await asyncpg.connect(url)
-    monitor = await asyncpg.connect(url)
+    locker = await asyncpg.connect(_native(url))
+    monitor = await asyncpg.connect(_native(url))
     try:
         transaction = locker.transaction()
         await transaction.start()
@@ -276,14 +289,75 @@ async def _kill_postgres_migration(url: str) -> BaseException:
             error = await _kill_waiter(monitor, locker.get_server_pid(), auth.bootstrap)
             await transaction.rollback()
             assert isinstance(error, BackendError), repr(error)
-            return error
     finally:
         await locker.close()
         await monitor.close()
+    # One transaction: migration 1's tables and the record went with the kill.
+    assert not (await raw.tables()) & (V1_TABLES | {"asyncauth_migrations"})
+    return [1, 2]
 
 
-#: backend name -> kill a bootstrap of an empty database in the middle of its migrations
-KILL_MIGRATION: dict[str, Callable[[str], Any]] = {"postgres": _kill_postgres_migration}
+async def _kill_mysql_migration(url: str, raw: Raw) -> list[int]:
+    """Adopt a NextAuth v3 database and KILL the connection in migration 2.
+
+    MySQL commits each DDL statement on its own, so a migration cannot be all or nothing
+    there; what must hold is that the next bootstrap finishes it. Migration 2 starts by
+    altering ``accounts``: a transaction here keeps a metadata lock on that table, the ALTER
+    waits for it, and the waiting connection is killed.
+    """
+    from asyncauth._sql import load_migrations
+
+    for statement in load_migrations("mysql")[0].statements:
+        await raw.execute(statement)  # the v3 tables, as a NextAuth v3 app would have them
+    import aiomysql
+    from asyncauth._mysql import connect_kwargs  # type: ignore[import-not-found]
+
+    native = connect_kwargs(_native(url))
+    locker = await aiomysql.connect(**native, autocommit=False)
+    monitor = await aiomysql.connect(**native, autocommit=True)
+    try:
+        async with locker.cursor() as cursor:
+            await cursor.execute("SELECT COUNT(*) FROM accounts")  # holds the metadata lock
+        async with asyncauth.connect(url, timeout=30) as auth, anyio.create_task_group() as group:
+            raised: list[BaseException] = []
+
+            async def run() -> None:
+                try:
+                    await auth.bootstrap()
+                except Exception as exc:
+                    raised.append(exc)
+
+            group.start_soon(run)
+            victims: list[int] = []
+            with anyio.fail_after(10):
+                while not victims:
+                    async with monitor.cursor() as cursor:
+                        await cursor.execute(
+                            "SELECT id FROM information_schema.processlist "
+                            "WHERE state LIKE %s AND id <> %s",
+                            ("%metadata lock%", locker.thread_id()),
+                        )
+                        victims = [int(row[0]) for row in await cursor.fetchall()]
+                    await anyio.sleep(0.005)
+            for victim in victims:
+                async with monitor.cursor() as cursor:
+                    await cursor.execute(f"KILL {victim:d}")
+        await locker.rollback()
+    finally:
+        locker.close()
+        monitor.close()
+    assert len(raised) == 1 and isinstance(raised[0], BackendError), raised
+    return [2]
+
+
+#: backend name -> kill a bootstrap in the middle of its migrations (checking what is left);
+#: returns the versions the next bootstrap must apply
+KILL_MIGRATION: dict[str, Callable[[str, Raw], Awaitable[list[int]]]] = {
+    "postgres": _kill_postgres_migration,
+    "odbc-postgres": _kill_postgres_migration,
+    "mysql": _kill_mysql_migration,
+    "odbc-mysql": _kill_mysql_migration,
+}
 
 
 @pytest.mark.parametrize("server_backend", server_backends())
@@ -291,16 +365,15 @@ async def test_migration_killed_midway_then_bootstrap_finishes(
     server_backend: Backend, anyio_backend: str
 ) -> None:
     del anyio_backend
-    kill = KILL_MIGRATION.get(server_backend.name)
-    if kill is None:
-        unavailable(f"no migration kill written for {server_backend.name} (KILL_MIGRATION)")
     async with server_backend.provision() as url:
-        await kill(url)
+        kill = KILL_MIGRATION.get(server_backend.name)
+        if kill is None:
+            unavailable(f"no migration kill written for {server_backend.name} (KILL_MIGRATION)")
         async with server_backend.raw(url) as raw:
-            # One transaction: migration 1's tables and the record went with the kill.
-            assert not (await raw.tables()) & (V1_TABLES | {"asyncauth_migrations"})
+            expected = await kill(url, raw)
         async with asyncauth.connect(url) as auth:
-            assert await auth.bootstrap() == [1, 2]
+            assert await auth.bootstrap() == expected
+            assert await auth.bootstrap() == []
             report = await auth.check()
             assert report.ok, report.differences
     tally_of(server_backend.name)["kill: connection terminated inside a migration"] += 1

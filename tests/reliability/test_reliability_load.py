@@ -100,9 +100,14 @@ async def test_reads_under_concurrent_writes_see_old_or_new_state(
                 h.committed = h.started
                 writes[op] += 1
 
+        def busy() -> bool:
+            # Until both the reads and a real mix of writes are done: on a backend whose
+            # writes are slow next to its reads, the readers keep going a little longer.
+            return reads < READS or min(writes["create"], writes["update"], writes["delete"]) < 20
+
         async def writer(seed: int) -> None:
             rng = random.Random(seed)
-            while reads < READS:
+            while busy():
                 try:
                     await write(rng.choice(tokens), rng)
                 except Exception as exc:
@@ -112,7 +117,7 @@ async def test_reads_under_concurrent_writes_see_old_or_new_state(
         async def reader(seed: int) -> None:
             nonlocal reads
             rng = random.Random(seed)
-            while reads < READS:
+            while busy():
                 reads += 1
                 token = rng.choice(tokens)
                 h = history[token]
@@ -147,7 +152,7 @@ async def test_reads_under_concurrent_writes_see_old_or_new_state(
     assert reads >= READS
     assert sum(outcomes.values()) >= READS
     # The mix must really have happened, or the test proves nothing about it.
-    assert min(writes["create"], writes["update"], writes["delete"]) > 10, writes
+    assert min(writes["create"], writes["update"], writes["delete"]) >= 20, writes
     assert outcomes["found"] > 1000 and outcomes["absent"] > 100, outcomes
     tally["load: reads"] += sum(outcomes.values())
     tally["load: writes"] += sum(writes.values())
