@@ -504,13 +504,23 @@ class SqlAdapter(BaseAdapter):
 
     # -- maintenance -----------------------------------------------------------------------------
 
-    async def purge_expired(self, *, batch_size: int = 1000) -> PurgeResult:
+    async def purge_expired(
+        self, *, batch_size: int = 1000, progress: Callable[[str, int], object] | None = None
+    ) -> PurgeResult:
+        """Delete expired sessions and verification tokens in batches of ``batch_size``.
+
+        ``progress``, when given, is called after every batch with the kind of row
+        (``"sessions"`` or ``"verification_tokens"``) and how many of them are gone so far.
+        """
         size = v.integer(batch_size, "batch_size")
         assert size is not None
         if size < 1:
             raise ValidationError("batch_size", "must be at least 1")
         counts = []
-        for name in ("purge_sessions", "purge_verification_tokens"):
+        for name, kind in (
+            ("purge_sessions", "sessions"),
+            ("purge_verification_tokens", "verification_tokens"),
+        ):
             query = self.queries[name]
             total = 0
             while True:
@@ -519,6 +529,8 @@ class SqlAdapter(BaseAdapter):
                     query, {"now": self._time_in(now()), "batch_size": size}
                 )
                 total += done
+                if progress is not None:
+                    progress(kind, total)
                 if done < size:
                     break
             counts.append(total)
