@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from . import _validate as v
 from ._base import compound_id, new_token, now, sha256_hex
 from ._errors import ValidationError
 from ._models import Account, User
@@ -160,30 +161,33 @@ class NextAuthV3:
         access_token: str | None,
         access_token_expires: datetime | int | None,
     ) -> V3Account:
-        """Link an account with v3's seven positional arguments."""
+        """Link an account with v3's seven positional arguments.
+
+        ``access_token_expires`` is an aware datetime (kept to the millisecond, as v3 stored
+        it), seconds since the epoch, or None.
+        """
         if isinstance(access_token_expires, datetime):
-            expires_at: int | None = int(access_token_expires.timestamp())
-            if access_token_expires.utcoffset() is None:
-                raise ValidationError("access_token_expires", "must be timezone-aware")
-        elif access_token_expires is None or isinstance(access_token_expires, int):
-            expires_at = access_token_expires
+            expires = access_token_expires
+        elif access_token_expires is None:
+            expires = None
+        elif isinstance(access_token_expires, int) and not isinstance(access_token_expires, bool):
+            expires = datetime.fromtimestamp(access_token_expires, UTC)
         else:
             raise ValidationError("access_token_expires", "must be a datetime, int or None")
-        account = await self.adapter.link_account(
-            Account(
-                user_id=user_id,
-                type=provider_type,
-                provider=provider_id,
-                provider_account_id=provider_account_id,
-                refresh_token=refresh_token,
-                access_token=access_token,
-                expires_at=expires_at,
-            )
+        account = Account(
+            user_id=user_id,
+            type=provider_type,
+            provider=provider_id,
+            provider_account_id=provider_account_id,
+            refresh_token=refresh_token,
+            access_token=access_token,
+            expires_at=None if expires is None else int(expires.timestamp()),
         )
-        return self._v3_account(account)
+        stored = await self.adapter._link_account_at(account, expires)
+        return self._v3_account(stored, v.optional_moment(expires, "access_token_expires"))
 
     @staticmethod
-    def _v3_account(a: Account) -> V3Account:
+    def _v3_account(a: Account, expires: datetime | None = None) -> V3Account:
         return V3Account(
             compound_id=compound_id(a.provider, a.provider_account_id),
             user_id=a.user_id,
@@ -192,8 +196,8 @@ class NextAuthV3:
             provider_account_id=a.provider_account_id,
             refresh_token=a.refresh_token,
             access_token=a.access_token,
-            access_token_expires=None
-            if a.expires_at is None
+            access_token_expires=expires
+            if expires is not None or a.expires_at is None
             else datetime.fromtimestamp(a.expires_at, UTC),
         )
 

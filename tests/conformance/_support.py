@@ -9,15 +9,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from asyncauth import Account, Authenticator, User
+from asyncauth import Account, Adapter, Authenticator, User
 from tests._raw import Raw
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
 
 UTC = timezone.utc
 

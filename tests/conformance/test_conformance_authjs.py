@@ -10,12 +10,13 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import asyncauth
 from asyncauth import (
     Account,
+    Adapter,
     Authenticator,
     NotFoundError,
     Session,
@@ -38,11 +39,6 @@ from tests.conformance._support import (
     unique,
     unique_email,
 )
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
 
@@ -89,8 +85,6 @@ async def test_every_contract_method_is_a_coroutine_function(adapter: Adapter) -
 
 
 async def test_connect_is_awaitable_as_well_as_a_context_manager(db_url: str) -> None:
-    import asyncauth
-
     auth = await asyncauth.connect(db_url)
     try:
         user = await auth.create_user(email=unique_email())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import pytest
@@ -15,6 +15,7 @@ import pytest
 import asyncauth
 from asyncauth import (
     Account,
+    Adapter,
     BackendError,
     DuplicateError,
     PurgeResult,
@@ -39,11 +40,6 @@ from tests.conformance._support import (
     unique,
     unique_email,
 )
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
 

@@ -10,12 +10,12 @@ import inspect
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from asyncauth.nextauth_v3 import NextAuthV3
 
-from asyncauth import User
+from asyncauth import Adapter, User
+from asyncauth.nextauth_v3 import NextAuthV3
 from tests._raw import Raw
 from tests.conformance._support import (
     USER_TABLES,
@@ -28,11 +28,6 @@ from tests.conformance._support import (
     unique,
     unique_email,
 )
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
 
