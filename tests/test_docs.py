@@ -10,9 +10,10 @@ one namespace, as a reader typing them in order would:
 - ``sql``: must start with ``-- file: <path>``; the block must appear verbatim in that file
   of the repository, so documented SQL cannot drift from the shipped SQL.
 
-Any other block in docs/ fails the test: nothing is shown that is not checked. A page that
-mentions ``ASYNCAUTH_PG_URL`` gets a fresh PostgreSQL database under that variable (through the
-backend registry: skipped locally when the server is down, a failure in CI).
+Any other block in docs/ fails the test: nothing is shown that is not checked. A page whose
+blocks mention ``ASYNCAUTH_PG_URL`` (or another variable of ``SERVERS``) gets a fresh database
+of that server under that variable, through the backend registry: skipped locally when the
+server is down, a failure in CI.
 """
 
 from __future__ import annotations
@@ -31,11 +32,17 @@ from pathlib import Path
 
 import pytest
 
-from tests._backends import postgres_database
+from tests import _backends
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 README = ROOT / "README.md"
+# Variable -> (provisioning context manager's name in tests._backends, pytest marker). Looked up
+# by name so that a backend's entry works as soon as its registry function exists.
+SERVERS = {
+    "ASYNCAUTH_PG_URL": ("postgres_database", "postgres"),
+    "ASYNCAUTH_MYSQL_URL": ("mysql_database", "mysql"),
+}
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
 
@@ -54,24 +61,31 @@ def blocks(page: Path) -> list[Block]:
     ]
 
 
+def servers(found: list[Block]) -> list[str]:
+    """The server variables a page's blocks use."""
+    return [name for name in SERVERS if any(name in b.body for b in found)]
+
+
 def pages() -> list[object]:
     out: list[object] = []
     for page in [*DOCS, README]:
         if not page.exists():
             continue
-        needs_pg = any("ASYNCAUTH_PG_URL" in b.body for b in blocks(page))
-        marks = [pytest.mark.postgres] if needs_pg else [pytest.mark.sqlite]
+        needed = servers(blocks(page))
+        marks = [getattr(pytest.mark, SERVERS[n][1]) for n in needed] or [pytest.mark.sqlite]
         out.append(pytest.param(page, id=page.relative_to(ROOT).as_posix(), marks=marks))
     return out
 
 
 @asynccontextmanager
-async def environment(needs_pg: bool) -> AsyncIterator[None]:
+async def environment(needed: list[str]) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
-        if needs_pg:
-            url = await stack.enter_async_context(postgres_database())
-            os.environ["ASYNCAUTH_PG_URL"] = url
-            stack.callback(os.environ.pop, "ASYNCAUTH_PG_URL", None)
+        for name in needed:
+            provision = getattr(_backends, SERVERS[name][0], None)
+            assert provision is not None, f"tests._backends has no {SERVERS[name][0]}()"
+            url = await stack.enter_async_context(provision())
+            os.environ[name] = url
+            stack.callback(os.environ.pop, name, None)
         yield
 
 
@@ -147,9 +161,8 @@ async def test_code_blocks_run(
     monkeypatch.syspath_prepend(str(ROOT))
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     found = blocks(page)
-    needs_pg = any("ASYNCAUTH_PG_URL" in b.body for b in found)
     strict = page != README  # README is the lead's: only its Python blocks are run
-    async with environment(needs_pg):
+    async with environment(servers(found)):
         for block in found:
             where = f"{page.relative_to(ROOT)}:{block.line}"
             if block.lang == "python":
