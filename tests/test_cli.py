@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -38,6 +40,25 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """The command run in process (fast); ``run`` is the real process, for exit statuses."""
+
+    def call(*args: str) -> Ran:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return call
+
+
 def commands() -> list[str]:
     parser = build_parser()
     [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -59,29 +80,30 @@ def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[st
     assert all(name in top for name in names) and "example: asyncauth" in top
 
 
-def test_check_exits_non_zero_on_drift(tmp_path: Path) -> None:
+def test_check_exits_non_zero_on_drift(tmp_path: Path, cli: Callable[..., Ran]) -> None:
     url = f"sqlite:///{tmp_path / 'auth.db'}"
-    fresh = run("check", url)
+    fresh = cli("check", url)
     assert fresh.returncode == 1 and "never bootstrapped" in fresh.stdout
-    boot = run("bootstrap", url)
+    boot = cli("bootstrap", url)
     assert boot.returncode == 0 and "applied migrations 1, 2" in boot.stdout
-    assert run("bootstrap", url).stdout.strip().endswith("is up to date")
-    ok = run("check", url)
+    assert cli("bootstrap", url).stdout.strip().endswith("is up to date")
+    ok = cli("check", url)
     assert ok.returncode == 0 and "schema ok" in ok.stdout
 
     import sqlite3
 
     with sqlite3.connect(tmp_path / "auth.db") as db:
         db.execute("DROP INDEX sessions_expires")
+    # As a deploy pipeline sees it: a real process and its exit status.
     drifted = run("check", url)
     assert drifted.returncode == 1
     assert "missing index sessions(expires)" in drifted.stdout
-    as_json = run("check", "--json", url)
+    as_json = cli("check", "--json", url)
     assert as_json.returncode == 1
     report = json.loads(as_json.stdout)
     assert report["ok"] is False and report["differences"] == ["missing index sessions(expires)"]
     # bootstrap does not re-create it (migration 2 is recorded): drift is for a human to fix.
-    assert run("bootstrap", url).returncode == 0 and run("check", url).returncode == 1
+    assert cli("bootstrap", url).returncode == 0 and cli("check", url).returncode == 1
 
 
 @pytest.mark.anyio
@@ -93,13 +115,13 @@ async def test_check_on_a_drifted_database(backend: Backend, fresh_db_url: str) 
     assert "missing index sessions(user_id)" in result.stdout
 
 
-def test_custom_folder_on_bootstrap_check_and_sql(tmp_path: Path) -> None:
+def test_custom_folder_on_bootstrap_check_and_sql(tmp_path: Path, cli: Callable[..., Ran]) -> None:
     url = f"sqlite:///{tmp_path / 'auth.db'}"
-    assert "1, 2, 1001" in run("bootstrap", "--sql-folder", str(EXAMPLE), url).stdout
-    assert run("check", "--sql-folder", str(EXAMPLE), url).returncode == 0
-    ddl = run("sql", "sqlite", "--sql-folder", str(EXAMPLE)).stdout
+    assert "1, 2, 1001" in cli("bootstrap", "--sql-folder", str(EXAMPLE), url).stdout
+    assert cli("check", "--sql-folder", str(EXAMPLE), url).returncode == 0
+    ddl = cli("sql", "sqlite", "--sql-folder", str(EXAMPLE)).stdout
     assert ddl.index("0002_asyncauth.sql") < ddl.index("1001_users_phone.sql")
-    bad = run("check", "--sql-folder", str(tmp_path / "nowhere"), url)
+    bad = cli("check", "--sql-folder", str(tmp_path / "nowhere"), url)
     assert bad.returncode == 2 and "not a custom SQL folder" in bad.stderr
 
 
