@@ -6,6 +6,7 @@ sessions can accept that app's logins: the browser sends NextAuth's session cook
 module resolves it with one ``get_session_and_user`` and slides the session's expiry with
 NextAuth's own rule, so both apps keep one session alive together::
 
+    from typing import Annotated
     from fastapi import Depends, FastAPI
     from asyncauth.integrations.starlette import (
         Authenticated, NextAuthSessions, SessionCookieMiddleware, lifespan,
@@ -16,7 +17,7 @@ NextAuth's own rule, so both apps keep one session alive together::
     app.add_middleware(SessionCookieMiddleware)
 
     @app.get("/me")
-    async def me(auth: Authenticated = Depends(sessions)) -> dict[str, str | None]:
+    async def me(auth: Annotated[Authenticated, Depends(sessions)]) -> dict[str, str | None]:
         return {"id": auth.user.id, "email": auth.user.email}
 
 In a plain Starlette endpoint, ``auth = await sessions(request)`` does the same.
