@@ -164,7 +164,9 @@ class NextAuthSessions:
         return found
 
     async def _resolve(self, request: HTTPConnection) -> Authenticated | None:
-        if self.slide and _SCOPE_KEY not in request.scope:
+        # A WebSocket handshake has no response to carry a refreshed cookie: read only.
+        slide = self.slide and request.scope["type"] == "http"
+        if slide and _SCOPE_KEY not in request.scope:
             # Found on the first request, not a day later when the first session is due.
             raise RuntimeError(
                 "NextAuthSessions slides the session cookie through SessionCookieMiddleware: "
@@ -180,7 +182,7 @@ class NextAuthSessions:
         if pair is None:
             return None
         session, user = pair
-        if self.slide:
+        if slide:
             current = now()
             if session.expires < current + self._due_within:
                 session = await self._slide(request, adapter, session, name, current)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Message
+from starlette.websockets import WebSocket
 
 import asyncauth
 from asyncauth.integrations.starlette import (
@@ -95,3 +99,63 @@ def test_bad_ages_are_refused() -> None:
 def test_import_asyncauth_does_not_import_starlette() -> None:
     code = "import sys, asyncauth; sys.exit('starlette' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+async def websocket_json(app: Starlette, cookie: str | None) -> list[Message]:
+    """One WebSocket session over bare ASGI (httpx has no WebSocket transport)."""
+    headers = [] if cookie is None else [(b"cookie", cookie.encode())]
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "server": ("t", 80),
+        "client": ("c", 1),
+        "subprotocols": [],
+    }
+    inbox: list[Message] = [{"type": "websocket.connect"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if inbox:
+            return inbox.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+async def test_websocket_reads_the_session_without_sliding(db_url: str, session_token: str) -> None:
+    # Default ages (30 days, update 1 day) and a session with 1 day left: due to slide, but a
+    # WebSocket handshake has no response to carry the cookie, so it is only read.
+    sessions = NextAuthSessions(state_key="store")
+
+    async def ws(websocket: WebSocket) -> None:
+        found = await sessions.optional(websocket)
+        await websocket.accept()
+        await websocket.send_json({"id": None if found is None else found.user.id})
+        await websocket.close()
+
+    app = Starlette(
+        routes=[WebSocketRoute("/ws", ws)],
+        middleware=[Middleware(SessionCookieMiddleware)],
+        lifespan=lifespan(db_url, state_key="store"),
+    )
+    async with app.router.lifespan_context(app):
+        signed_in = await websocket_json(app, f"{COOKIE_NAME}={session_token}")
+        anonymous = await websocket_json(app, None)
+    kinds = [m["type"] for m in signed_in]
+    assert kinds == ["websocket.accept", "websocket.send", "websocket.close"]
+    assert json.loads(signed_in[1]["text"])["id"] is not None
+    assert json.loads(anonymous[1]["text"]) == {"id": None}
+    async with asyncauth.connect(db_url) as auth:
+        pair = await auth.get_session_and_user(session_token)
+    assert pair is not None and pair[0].expires < datetime.now(UTC) + timedelta(days=2)
