@@ -181,6 +181,16 @@ async def test_magic_link_signs_in_once(site: Site, backend: Backend, db_url: st
     async with backend.raw(db_url) as raw:
         assert await raw.count("verification_requests", identifier=address) == 0
 
+    # An expired link is refused, and used up all the same.
+    late = email()
+    async with asyncauth.connect(db_url) as auth:
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        await auth.create_verification_token(late, sha256_hex("stale" + SECRET), past)
+    expired = await c.get(urlsplit(link).path, params={"email": late, "token": "stale"})
+    assert expired.status_code == 401
+    async with backend.raw(db_url) as raw:
+        assert await raw.count("verification_requests", identifier=late) == 0
+
 
 async def test_unknown_and_expired_sessions_are_401(
     site: Site, backend: Backend, db_url: str
