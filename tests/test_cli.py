@@ -108,8 +108,11 @@ def test_check_exits_non_zero_on_drift(tmp_path: Path, cli: Callable[..., Ran]) 
 
 @pytest.mark.anyio
 async def test_check_on_a_drifted_database(backend: Backend, fresh_db_url: str) -> None:
+    # MySQL and SQL Server name the table of the index they drop; the others refuse it.
+    plain = backend.name.removeprefix("odbc-") in ("sqlite", "postgres")
+    on_table = "" if plain else " ON sessions"
     async with backend.raw(fresh_db_url) as raw:
-        await raw.execute("DROP INDEX sessions_user_id")
+        await raw.execute(f"DROP INDEX sessions_user_id{on_table}")
     result = run("check", fresh_db_url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "missing index sessions(user_id)" in result.stdout

@@ -203,7 +203,7 @@ def test_custom_migrations_start_at_1001(tmp_path: Path) -> None:
 
 def test_shipped_example_loads_for_every_dialect_it_targets() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "custom_models"
-    for dialect in ("sqlite", "postgres"):
+    for dialect in ("sqlite", "postgres", "mysql"):
         queries = load_queries(dialect, "qmark", [example])
         assert "phone" in queries["create_user"].params
         assert {"set_phone", "phone"} <= queries["update_user"].params
