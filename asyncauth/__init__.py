@@ -31,6 +31,7 @@ from ._protocol import Adapter
 from ._schema import SchemaReport
 
 if TYPE_CHECKING:
+    from ._mongo import MongoAdapter
     from ._postgres_adapter import PostgresAdapter
     from ._sqlite_adapter import SqliteAdapter
 
@@ -42,6 +43,7 @@ __all__ = [
     "BackendError",
     "ConfigurationError",
     "DuplicateError",
+    "MongoAdapter",
     "NotFoundError",
     "PostgresAdapter",
     "PurgeResult",
@@ -65,6 +67,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "SqliteAdapter": "asyncauth._sqlite_adapter",
     "PostgresAdapter": "asyncauth._postgres_adapter",
+    "MongoAdapter": "asyncauth._mongo",
 }
 
 

@@ -28,6 +28,8 @@ _SCHEMES: dict[str, tuple[str, str]] = {
     "sqlite": ("asyncauth._sqlite_adapter", "sqlite"),
     "postgresql": ("asyncauth._postgres_adapter", "postgres"),
     "postgres": ("asyncauth._postgres_adapter", "postgres"),
+    "mongodb": ("asyncauth._mongo", "mongodb"),
+    "mongodb+srv": ("asyncauth._mongo", "mongodb"),
 }
 
 
