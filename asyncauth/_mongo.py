@@ -398,10 +398,9 @@ class MongoAdapter(BaseAdapter):
                 ]
             )
         )
-        async for doc in cursor:
-            users = doc.get("user") or []
-            return _user(users[0]) if users else None
-        return None
+        found = await cursor.to_list(1)
+        users = found[0].get("user") if found else None
+        return _user(users[0]) if users else None
 
     @_translated
     async def update_user(self, user_id: str, **fields: Any) -> User:
@@ -550,22 +549,41 @@ class MongoAdapter(BaseAdapter):
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
-        # Two indexed find_one calls (sessionToken, then _id) rather than one $lookup
-        # aggregation: measured side by side on SecantusDB (benchmarks/mongo_hot_path.py,
-        # results in benchmarks/results/mongo_hot_path.json) the two reads were faster, and
-        # on mongod a find_one by a unique key takes the express path that an aggregation
-        # pipeline never does. An expired session is filtered here, not left to the TTL
-        # monitor, which runs only once a minute.
-        session = await self._sessions.find_one(
-            {"sessionToken": self._session_key(token), "expires": {"$gt": now()}},
-            projection={"userId": 1, "expires": 1, "_id": 0},
+        # One round trip: the session and its user in one $match/$lookup aggregation.
+        # Measured side by side against two find_one calls (benchmarks/mongo_hot_path.py,
+        # benchmarks/results/mongo_hot_path.json), the aggregation was faster on SecantusDB
+        # (about 0.75x the latency, 1.5x the throughput with 20 concurrent readers): the
+        # per-command cost of the server outweighs the pipeline's. Both reads use the
+        # unique sessionToken index and the _id index. An expired session is filtered here,
+        # not left to the TTL monitor, which runs only once a minute. Values sit in an
+        # equality $match only, where a leading "$" is plain text, not a field path.
+        cursor = await _settle(
+            self._sessions.aggregate(
+                [
+                    {
+                        "$match": {
+                            "sessionToken": self._session_key(token),
+                            "expires": {"$gt": now()},
+                        }
+                    },
+                    {"$limit": 1},
+                    {
+                        "$lookup": {
+                            "from": "users",
+                            "localField": "userId",
+                            "foreignField": "_id",
+                            "as": "user",
+                        }
+                    },
+                    {"$project": {"_id": 0, "expires": 1, "user": 1}},
+                ]
+            )
         )
-        if session is None:
-            return None
-        doc = await self._users.find_one({"_id": session["userId"]})
-        if doc is None:
-            return None  # a session left behind by a user deleted outside asyncauth
-        user = _user(doc)
+        found = await cursor.to_list(1)
+        if not found or not found[0]["user"]:
+            return None  # no such session, or one left behind by a user deleted elsewhere
+        session = found[0]
+        user = _user(session["user"][0])
         return Session(token, user.id, _aware(session["expires"])), user
 
     @_translated
