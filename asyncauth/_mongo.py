@@ -552,7 +552,7 @@ class MongoAdapter(BaseAdapter):
         # One round trip: the session and its user in one $match/$lookup aggregation.
         # Measured side by side against two find_one calls (benchmarks/mongo_hot_path.py,
         # benchmarks/results/mongo_hot_path.json), the aggregation was faster on SecantusDB
-        # (about 0.75x the latency, 1.5x the throughput with 20 concurrent readers): the
+        # (0.8x the latency, 1.45x the throughput with 20 concurrent readers): the
         # per-command cost of the server outweighs the pipeline's. Both reads use the
         # unique sessionToken index and the _id index. An expired session is filtered here,
         # not left to the TTL monitor, which runs only once a minute. Values sit in an
