@@ -32,6 +32,8 @@ from ._schema import SchemaReport
 
 if TYPE_CHECKING:
     from ._mongo import MongoAdapter
+    from ._mysql_adapter import MySQLAdapter
+    from ._odbc_adapter import MssqlAdapter, OdbcAdapter
     from ._postgres_adapter import PostgresAdapter
     from ._sqlite_adapter import SqliteAdapter
 
@@ -44,7 +46,10 @@ __all__ = [
     "ConfigurationError",
     "DuplicateError",
     "MongoAdapter",
+    "MssqlAdapter",
+    "MySQLAdapter",
     "NotFoundError",
+    "OdbcAdapter",
     "PostgresAdapter",
     "PurgeResult",
     "SchemaError",
@@ -68,6 +73,9 @@ _LAZY = {
     "SqliteAdapter": "asyncauth._sqlite_adapter",
     "PostgresAdapter": "asyncauth._postgres_adapter",
     "MongoAdapter": "asyncauth._mongo",
+    "MySQLAdapter": "asyncauth._mysql_adapter",
+    "OdbcAdapter": "asyncauth._odbc_adapter",
+    "MssqlAdapter": "asyncauth._odbc_adapter",
 }
 
 

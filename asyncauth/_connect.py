@@ -18,6 +18,7 @@ from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._base import BaseAdapter
+    from ._protocol import Adapter
 
 __all__ = ["Options", "connect", "register_scheme"]
 
@@ -30,6 +31,10 @@ _SCHEMES: dict[str, tuple[str, str]] = {
     "postgres": ("asyncauth._postgres_adapter", "postgres"),
     "mongodb": ("asyncauth._mongo", "mongodb"),
     "mongodb+srv": ("asyncauth._mongo", "mongodb"),
+    "mysql": ("asyncauth._mysql_adapter", "mysql"),
+    "mariadb": ("asyncauth._mysql_adapter", "mysql"),
+    "mssql": ("asyncauth._odbc_adapter", "mssql"),
+    "odbc": ("asyncauth._odbc_adapter", "mssql"),
 }
 
 
@@ -87,7 +92,7 @@ class Options:
             )
 
 
-def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) -> Any:
+def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) -> Adapter:
     """The adapter for ``url`` (in-memory SQLite when omitted), not yet connected.
 
     Use it as ``async with asyncauth.connect(url) as auth:`` or ``auth = await
@@ -100,7 +105,10 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     url = DEFAULT_URL if url is None else url
     if not isinstance(url, str):
         raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"; the URL itself is not repeated
+        raise ConfigurationError(f"malformed URL: {exc}") from None
     base = scheme.split("+", 1)[0]
     if scheme not in _SCHEMES and base not in _SCHEMES:
         known = ", ".join(sorted(f"{s}://" for s in _SCHEMES))
@@ -116,4 +124,5 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     adapter: BaseAdapter = module.from_url(url, opts)
     opts.finish(scheme)
     adapter._bootstrap_on_open = bootstrap
-    return adapter
+    result: Adapter = adapter  # type: ignore[assignment]  # checked in _adapter.py
+    return result
