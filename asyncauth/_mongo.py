@@ -469,9 +469,19 @@ class MongoAdapter(BaseAdapter):
     @_translated
     async def link_account(self, account: Account) -> Account:
         a = self._check_account(account)
+        expires = None if a.expires_at is None else datetime.fromtimestamp(a.expires_at, UTC)
+        await self._insert_account(a, expires)
+        return a
+
+    @_translated
+    async def _link_account_at(self, account: Account, expires: datetime | None) -> Account:
+        a = self._check_account(account)
+        await self._insert_account(a, v.optional_moment(expires, "access_token_expires"))
+        return a
+
+    async def _insert_account(self, a: Account, expires: datetime | None) -> None:
         oid = self._required_oid(a.user_id)
         stamp = now()
-        expires = None if a.expires_at is None else datetime.fromtimestamp(a.expires_at, UTC)
         await self._accounts.insert_one(
             _present(
                 {
@@ -492,7 +502,6 @@ class MongoAdapter(BaseAdapter):
                 }
             )
         )
-        return a
 
     @_translated
     async def unlink_account(self, provider: str, provider_account_id: str) -> Account | None:
