@@ -112,17 +112,37 @@ def _spec_checksum(specs: tuple[IndexSpec, ...]) -> str:
 
 def map_error(exc: BaseException) -> AsyncAuthError:
     """The asyncauth error for a PyMongo/BSON exception (the caller chains it)."""
-    if isinstance(exc, pe.DuplicateKeyError):
-        return DuplicateError(f"duplicate key: {exc.details or exc}")
-    if isinstance(exc, pe.BulkWriteError):
-        codes = {e.get("code") for e in exc.details.get("writeErrors", ())}
-        if 11000 in codes or 11001 in codes:
-            return DuplicateError(f"duplicate key: {exc.details}")
-    if isinstance(exc, pe.OperationFailure) and exc.code in (11000, 11001):
-        return DuplicateError(f"duplicate key: {exc}")
+    if isinstance(exc, pe.OperationFailure) and _is_duplicate(exc):
+        return DuplicateError(f"unique key taken: {_withhold_key_values(exc)}")
     if isinstance(exc, pe.ConfigurationError):
         return ConfigurationError(str(exc))
     return BackendError(f"MongoDB: {exc}")
+
+
+def _is_duplicate(exc: pe.OperationFailure) -> bool:
+    if exc.code in (11000, 11001):
+        return True
+    if isinstance(exc, pe.BulkWriteError):
+        return any(e.get("code") in (11000, 11001) for e in exc.details.get("writeErrors", ()))
+    return False
+
+
+def _withhold_key_values(exc: pe.OperationFailure) -> str:
+    """Strip the duplicated value from the driver's exception; name the key's fields.
+
+    The server's message and details quote the value (``dup key: { sessionToken: "..." }``),
+    and the chained exception prints in every logged traceback: a session or verification
+    token must not end up in logs.
+    """
+    details: Mapping[str, Any] = exc.details or {}
+    errors = details.get("writeErrors") or [details]
+    pattern = next((e.get("keyPattern") for e in errors if e.get("keyPattern")), None) or {}
+    fields = ", ".join(pattern) or "unknown"
+    note = f"E11000 duplicate key on ({fields}); the value is withheld by asyncauth"
+    exc.args = (note,)
+    exc._message = note
+    exc._OperationFailure__details = {"code": exc.code, "keyPattern": dict(pattern)}  # type: ignore[attr-defined]
+    return f"({fields})"
 
 
 def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
@@ -817,7 +837,8 @@ class MongoAdapter(BaseAdapter):
         """Record a migration; False when another process recorded it first."""
         try:
             await self._migrations.insert_one(
-                {"_id": key, "name": name, "checksum": checksum, "appliedAt": now()}
+                # The SQL table's columns too (version, name, checksum, appliedAt).
+                {"_id": key, "version": key, "name": name, "checksum": checksum, "appliedAt": now()}
             )
         except pe.DuplicateKeyError:
             return False
