@@ -53,6 +53,8 @@ class Backend:
     """A brand-new empty database: yields its URL, removes it on exit."""
     open_raw: Callable[[str], Awaitable[Raw]]
     """The direct-access helper for a database URL (close it with ``aclose``)."""
+    conformance_only: bool = False
+    """Run only tests/conformance on it (a variant that shows one thing, e.g. motor)."""
 
     @asynccontextmanager
     async def raw(self, url: str) -> AsyncIterator[Raw]:
@@ -411,6 +413,7 @@ _MONGO_BACKENDS: tuple[Backend, ...] = (
         "runs against a MongoDB-wire server",
         secantus_motor_database,
         MongoRaw.open,
+        conformance_only=True,
     ),
 ) + (
     # A real mongod (or Atlas) only when the environment names one.
