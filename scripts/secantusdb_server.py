@@ -13,6 +13,7 @@ Usage: secantusdb_server.py DATA_DIR [--ttl-sweep-seconds S]
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -50,6 +51,10 @@ def main() -> None:
         done.wait()
     finally:
         server.stop()
+        sys.stdout.flush()
+        # Stopped on a signal, the stdin reader may still hold stdin's lock, which aborts
+        # interpreter shutdown; the server is closed already, so leave without it.
+        os._exit(0)
 
 
 if __name__ == "__main__":
