@@ -33,6 +33,7 @@ from ._protocol import Adapter
 from ._schema import SchemaReport
 
 if TYPE_CHECKING:
+    from ._mongo import MongoAdapter
     from ._mysql_adapter import MySQLAdapter
     from ._odbc_adapter import MssqlAdapter, OdbcAdapter
     from ._postgres_adapter import PostgresAdapter
@@ -46,6 +47,7 @@ __all__ = [
     "BackendError",
     "ConfigurationError",
     "DuplicateError",
+    "MongoAdapter",
     "MssqlAdapter",
     "MySQLAdapter",
     "NotFoundError",
@@ -72,6 +74,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "SqliteAdapter": "asyncauth._sqlite_adapter",
     "PostgresAdapter": "asyncauth._postgres_adapter",
+    "MongoAdapter": "asyncauth._mongo",
     "MySQLAdapter": "asyncauth._mysql_adapter",
     "OdbcAdapter": "asyncauth._odbc_adapter",
     "MssqlAdapter": "asyncauth._odbc_adapter",
