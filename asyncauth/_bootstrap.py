@@ -12,6 +12,7 @@ is recorded as applied without being run, and later migrations add what is missi
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from ._driver import Tx
 
 __all__ = ["bootstrap_sql", "check_sql"]
+
+log = logging.getLogger("asyncauth")
 
 # A fixed advisory-lock key, so every asyncauth process contends for the same lock.
 LOCK_KEY = zlib.crc32(b"asyncauth.bootstrap")
@@ -65,6 +68,7 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
     except BackendError:
         rows = None  # no migrations table yet (or unreadable): take the slow path
     if rows is not None and _is_current(rows, migrations):
+        log.debug("bootstrap: %s schema is current", adapter.dialect.name)
         return []
     done: list[int] = []
     async with drv.transaction(exclusive=True) as tx:
@@ -96,11 +100,13 @@ async def _migrate(
         if await _adopt(adapter, tx):
             first = migrations[0]
             await _record(adapter, tx, first)
+            log.debug("bootstrap: adopted existing NextAuth v3 tables as migration 1")
             applied[first.version] = first.checksum
             done.append(first.version)
     for m in migrations:
         if m.version in applied:
             continue
+        log.debug("bootstrap: applying migration %d (%s)", m.version, m.name)
         for statement in m.statements:
             await tx.execute_ddl(statement)
         await _record(adapter, tx, m)

@@ -8,6 +8,7 @@ picking the result of a multi-statement query and translating errors happen here
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from ._sql import ParamStyle, Query, Statement
 __all__ = ["Dialect", "Row", "SqlDriver", "Tx"]
 
 Row = Mapping[str, Any]
+# Secret-free by construction: only asyncauth's own messages (they name tables, columns and
+# constraints, never bound values) are logged, at DEBUG.
+log = logging.getLogger("asyncauth")
 ConnT = TypeVar("ConnT")
 UTC = timezone.utc
 
@@ -114,6 +118,12 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
 
     # -- shared logic ----------------------------------------------------------------------
 
+    def translate(self, exc: BaseException) -> AsyncAuthError:
+        """:meth:`map_error`, logged at DEBUG (the message, never the driver's text)."""
+        error = self.map_error(exc)
+        log.debug("%s %s: %s", self.dialect.name, type(error).__name__, error)
+        return error
+
     async def fetch_one(self, query: Query, args: Mapping[str, Any]) -> Row | None:
         """The first row of ``query``, or None."""
         rows = await self.fetch_all(query, args)
@@ -131,7 +141,7 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
 
     async def execute(self, query: Query, args: Mapping[str, Any]) -> int:
         """Run ``query``; the row count of its last statement."""
@@ -148,7 +158,7 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
 
     async def _fetch_many(
         self, conn: ConnT, statements: Sequence[Statement], args: Mapping[str, Any]
@@ -169,7 +179,7 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
 
 
 class _BoundTx(Tx, Generic[ConnT]):

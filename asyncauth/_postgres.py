@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from ._driver import Dialect, Row, SqlDriver
-from ._errors import AsyncAuthError, BackendError, DuplicateError
+from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._sql import Statement
 
 __all__ = ["PostgresDriver", "dialect", "keep_session_state"]
@@ -62,7 +63,9 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     errors: ClassVar[tuple[type[BaseException], ...]] = (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
-        # Client-side failures: a stale statement cache after DDL, a protocol error.
+        # Client-side failures: a stale statement cache after DDL, a protocol error, and
+        # a connection the server dropped mid-operation (seen on restarts: "cannot switch
+        # to state 12; another operation is in progress").
         asyncpg.InternalClientError,
         OSError,
         asyncio.TimeoutError,
@@ -98,6 +101,12 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
                 statement_cache_size=100 if self.statement_cache else 0,
                 reset=keep_session_state,
             )
+        except ValueError as exc:
+            # A malformed URL (bad port, bad option): asyncpg's own ValueError, or its
+            # ClientConfigurationError. The message can quote parts of the URL.
+            raise ConfigurationError(
+                f"invalid PostgreSQL URL: {_without_password(str(exc), self.dsn)}"
+            ) from None
         except (
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
@@ -128,15 +137,23 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         if pool is None:
             raise BackendError("the PostgreSQL adapter is closed")
         try:
-            async with pool.acquire(timeout=self.timeout) as conn:
+            conn = await pool.acquire(timeout=self.timeout)
+        except asyncio.TimeoutError:
+            # Said apart from a slow statement: an exhausted pool is a sizing problem.
+            raise BackendError(f"no PostgreSQL connection free within {self.timeout} s") from None
+        except self.errors as exc:
+            raise self.translate(exc) from exc
+        try:
+            try:
                 row: Row | None = await conn.fetchrow(
                     stmt.sql, *stmt.bind(args), timeout=self.timeout
                 )
-                return row
-        except AsyncAuthError:
-            raise
+            finally:
+                # Releasing a connection the server dropped can fail too: map that as well.
+                await pool.release(conn)
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
+        return row
 
     async def _fetch(
         self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
@@ -170,6 +187,10 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
+        if isinstance(exc, asyncpg.PostgresError) and getattr(exc, "detail", None):
+            # The chained exception prints its DETAIL line in every logged traceback, and for a
+            # unique violation that line quotes the key: a session token, a verification token.
+            exc.detail = "(withheld by asyncauth: it may quote bound values)"
         if isinstance(exc, asyncpg.UniqueViolationError):
             return DuplicateError(f"unique key taken: {exc.constraint_name or 'unknown'}")
         if isinstance(exc, asyncio.TimeoutError):
@@ -181,3 +202,11 @@ def _describe(exc: BaseException) -> str:
     # The server's message names objects, not bound values; DETAIL lines may echo values
     # (a unique violation's "Key (email)=(...)"), so they are left out.
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _without_password(text: str, dsn: str | None) -> str:
+    try:
+        password = urlsplit(dsn or "").password
+    except ValueError:
+        password = None
+    return text.replace(password, "***") if password else text
