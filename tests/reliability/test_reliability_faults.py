@@ -310,6 +310,7 @@ async def _kill_mysql_migration(url: str, raw: Raw) -> list[int]:
     for statement in load_migrations("mysql")[0].statements:
         await raw.execute(statement)  # the v3 tables, as a NextAuth v3 app would have them
     import aiomysql
+
     from asyncauth._mysql import connect_kwargs  # type: ignore[import-not-found]
 
     native = connect_kwargs(_native(url))
