@@ -83,9 +83,14 @@ def connect_kwargs(url: str) -> dict[str, Any]:
     database = unquote(parts.path.lstrip("/"))
     if not database:
         raise ConfigurationError("a mysql:// URL names its database: mysql://user@host/db")
+    try:
+        port = parts.port or 3306
+    except ValueError:
+        # urllib's message would quote the whole network location, password included.
+        raise ConfigurationError("the port of a mysql:// URL must be a number") from None
     kwargs: dict[str, Any] = {
         "host": parts.hostname or "localhost",
-        "port": parts.port or 3306,
+        "port": port,
         "password": unquote(parts.password) if parts.password else "",
         "db": database,
     }
@@ -244,7 +249,11 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, pymysql.err.IntegrityError) and _errno(exc) in _DUPLICATE:
             match = _KEY.search(str(exc.args[1]) if len(exc.args) > 1 else "")
-            return DuplicateError(f"unique key taken: {match.group(1) if match else 'unknown'}")
+            key = match.group(1) if match else "unknown"
+            # The server's message quotes the value (a session token, say), and this
+            # exception stays chained to the DuplicateError: keep the key, drop the value.
+            exc.args = (exc.args[0], f"Duplicate entry for key '{key}'")
+            return DuplicateError(f"unique key taken: {key}")
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
             return BackendError("MySQL did not answer in time")
         return BackendError(f"MySQL failed: {_describe(exc)}")

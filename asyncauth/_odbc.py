@@ -278,7 +278,11 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, pyodbc.IntegrityError) and _is_duplicate(exc):
-            return DuplicateError(f"unique key taken: {_key_name(exc)}")
+            key = _key_name(exc)
+            # Drivers quote the duplicate value ("Duplicate entry '…'", "The duplicate key
+            # value is (…)"), and this exception stays chained: keep the key, drop the value.
+            exc.args = (exc.args[0], f"[{exc.args[0]}] unique key violated: {key}")
+            return DuplicateError(f"unique key taken: {key}")
         if isinstance(exc, pyodbc.Error) and exc.args and exc.args[0] in ("HYT00", "HYT01"):
             return BackendError("the database did not answer in time (ODBC timeout)")
         return BackendError(f"ODBC call failed: {_describe(exc)}")
@@ -289,6 +293,10 @@ async def _cursor(conn: aioodbc.Connection) -> AsyncIterator[Any]:
     # Not ``async with conn.cursor()``: aioodbc's context manager COMMITs when it closes a
     # cursor outside autocommit mode, which would end a multi-statement transaction after its
     # first statement (and release the row locks it took).
+    if conn.closed:
+        # aioodbc closes a connection itself on some errors; later statements of the same
+        # block (a bootstrap's unlock, say) must fail as the database failing, not as None.
+        raise BackendError("the ODBC connection was lost")
     cur = await conn.cursor()
     try:
         yield cur

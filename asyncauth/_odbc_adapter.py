@@ -104,9 +104,14 @@ def mssql_connection_string(url: str) -> str:
             driver = value
         else:
             attrs[key] = value
+    try:
+        port = parts.port
+    except ValueError:
+        # urllib's message would quote the whole network location, password included.
+        raise ConfigurationError("the port of a mssql:// URL must be a number") from None
     server = parts.hostname or "localhost"
-    if parts.port:
-        server = f"{server},{parts.port}"  # SQL Server's host,port form
+    if port:
+        server = f"{server},{port}"  # SQL Server's host,port form
     pieces = [f"DRIVER={{{driver.replace('}', '}}')}}}", f"SERVER={_braced(server)}"]
     database = unquote(parts.path.lstrip("/"))
     if database:

@@ -228,10 +228,13 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
     (directory / "data").mkdir()
     _own(directory, "mysql")
     port = free_port()
+    # mariadbd drops to the mysql user itself (--user): started through runuser, the Popen
+    # would be runuser's, and stop() would signal runuser while mariadbd kept serving (and
+    # outlived the test).
     command = [
-        *prefix,
         daemon,
-        "--no-defaults",
+        "--no-defaults",  # must come first
+        *(["--user=mysql"] if prefix else []),
         f"--datadir={directory / 'data'}",
         f"--port={port}",
         "--bind-address=127.0.0.1",

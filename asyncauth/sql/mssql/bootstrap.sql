@@ -45,6 +45,8 @@ ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION;
 -- params:
 -- Primary keys are listed as unique indexes; included (non-key) columns are left out. The
 -- filtered unique index on users.email counts as unique: it is, wherever email is set.
+-- An IDENTITY column is listed as unique too: NextAuth's documented SQL Server DDL declares
+-- no primary keys, and such a database must still be adoptable (migration 2 then adds them).
 SELECT t.name AS table_name, i.name AS index_name, CAST(i.is_unique AS int) AS is_unique,
        c.name AS column_name, ic.key_ordinal AS position
 FROM sys.indexes AS i
@@ -52,7 +54,12 @@ JOIN sys.tables AS t ON t.object_id = i.object_id
 JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
 JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
 WHERE t.schema_id = SCHEMA_ID() AND ic.key_ordinal > 0
-ORDER BY t.name, i.name, ic.key_ordinal;
+UNION ALL
+SELECT t.name, N'identity', 1, c.name, 1
+FROM sys.identity_columns AS c
+JOIN sys.tables AS t ON t.object_id = c.object_id
+WHERE t.schema_id = SCHEMA_ID()
+ORDER BY table_name, index_name, position;
 
 -- name: bootstrap_unlock
 -- params: key

@@ -1,6 +1,32 @@
 -- Additions only: nothing here drops, renames or narrows a column that holds data; every
 -- statement checks what exists, so a database someone already extended by hand is accepted.
 
+-- A database adopted from NextAuth's documented SQL Server DDL has no primary keys and a
+-- plain unique index on users.email, which admits a single NULL (a second user without an
+-- email would be refused). Add the keys, and make that index filtered as migration 1 does:
+-- the index is rebuilt, no row is touched, and SQL Server runs it all in one transaction.
+IF NOT EXISTS (SELECT 1 FROM sys.key_constraints
+  WHERE type = 'PK' AND parent_object_id = OBJECT_ID(N'accounts'))
+ALTER TABLE accounts ADD CONSTRAINT pk_accounts PRIMARY KEY (id);
+IF NOT EXISTS (SELECT 1 FROM sys.key_constraints
+  WHERE type = 'PK' AND parent_object_id = OBJECT_ID(N'sessions'))
+ALTER TABLE sessions ADD CONSTRAINT pk_sessions PRIMARY KEY (id);
+IF NOT EXISTS (SELECT 1 FROM sys.key_constraints
+  WHERE type = 'PK' AND parent_object_id = OBJECT_ID(N'users'))
+ALTER TABLE users ADD CONSTRAINT pk_users PRIMARY KEY (id);
+IF NOT EXISTS (SELECT 1 FROM sys.key_constraints
+  WHERE type = 'PK' AND parent_object_id = OBJECT_ID(N'verification_requests'))
+ALTER TABLE verification_requests ADD CONSTRAINT pk_verification_requests PRIMARY KEY (id);
+IF EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'users')
+  AND name = N'email' AND is_unique = 1 AND has_filter = 0)
+DROP INDEX email ON users;
+-- (TypeORM's own filtered index, under its own name, is kept as it is.)
+IF NOT EXISTS (SELECT 1 FROM sys.indexes AS i
+  JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
+  WHERE i.object_id = OBJECT_ID(N'users') AND i.is_unique = 1 AND i.has_filter = 1
+    AND COL_NAME(ic.object_id, ic.column_id) = N'email')
+CREATE UNIQUE INDEX email ON users(email) WHERE email IS NOT NULL;
+
 -- The modern Auth.js account fields (expires_at maps to access_token_expires).
 IF COL_LENGTH(N'accounts', N'token_type') IS NULL
 ALTER TABLE accounts ADD token_type nvarchar(255) NULL;
