@@ -311,11 +311,7 @@ async def _kill_mysql_migration(url: str, raw: Raw) -> list[int]:
         await raw.execute(statement)  # the v3 tables, as a NextAuth v3 app would have them
     import aiomysql
 
-<<<<<<< HEAD
     from asyncauth._mysql import connect_kwargs
-=======
-    from asyncauth._mysql import connect_kwargs  # type: ignore[import-not-found]
->>>>>>> mysql
 
     native = connect_kwargs(_native(url))
     locker = await aiomysql.connect(**native, autocommit=False)
