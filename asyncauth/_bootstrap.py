@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._base import now
 from ._errors import BackendError, SchemaError
-from ._schema import LATEST, V1_TABLES, SchemaReport, compare, expected
+from ._schema import LATEST, V1_TABLES, Expected, SchemaReport, compare, expected
 from ._sql import Migration, load_migrations
 
 if TYPE_CHECKING:
@@ -72,7 +72,13 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
         return []
     done: list[int] = []
     async with drv.transaction(exclusive=True) as tx:
-        await tx.fetch_all(q["bootstrap_lock"], {"key": LOCK_KEY})
+        locked = await tx.fetch_all(q["bootstrap_lock"], {"key": LOCK_KEY})
+        # A lock with a wait limit (GET_LOCK, sp_getapplock) reports whether it was granted
+        # in an ``acquired`` column; migrating without it could apply a migration twice.
+        if locked and "acquired" in locked[0] and not locked[0]["acquired"]:
+            raise BackendError(
+                "another process held the bootstrap lock for the whole wait: try again"
+            )
         try:
             await _migrate(adapter, tx, migrations, done)
         finally:
@@ -126,6 +132,14 @@ async def _adopt(adapter: SqlAdapter, tx: Tx) -> bool:
     present = V1_TABLES & tables
     if not present:
         return False
+    if not adapter.dialect.transactional_ddl:
+        # DDL commits itself here, so asyncauth's own migration 1 may have stopped halfway.
+        # Its statements check what exists, so when the tables present hold migration 1's
+        # columns, running it again completes it; it only ever adds.
+        want = expected(1)
+        if not compare(columns, [], Expected({t: want.tables[t] for t in present}, [], [])):
+            indexes = await tx.fetch_all(adapter.queries["catalog_indexes"], {})
+            return present == V1_TABLES and not compare(columns, indexes, want)
     if present != V1_TABLES:
         raise SchemaError(
             f"found some NextAuth tables ({', '.join(sorted(present))}) but not "

@@ -29,6 +29,10 @@ _SCHEMES: dict[str, tuple[str, str]] = {
     "sqlite": ("asyncauth._sqlite_adapter", "sqlite"),
     "postgresql": ("asyncauth._postgres_adapter", "postgres"),
     "postgres": ("asyncauth._postgres_adapter", "postgres"),
+    "mysql": ("asyncauth._mysql_adapter", "mysql"),
+    "mariadb": ("asyncauth._mysql_adapter", "mysql"),
+    "mssql": ("asyncauth._odbc_adapter", "mssql"),
+    "odbc": ("asyncauth._odbc_adapter", "mssql"),
 }
 
 

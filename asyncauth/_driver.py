@@ -34,7 +34,11 @@ class Dialect:
 
     ``time_in``/``time_out`` convert aware UTC datetimes to and from what the driver binds and
     returns; ``max_id`` is the largest key the id column holds (a larger id cannot exist, so a
-    lookup answers ``None`` without asking).
+    lookup answers ``None`` without asking). ``time_range`` is the span of instants the
+    timestamp columns hold, when narrower than any a caller is likely to pass (MySQL's
+    ``TIMESTAMP`` ends in 2038): a datetime outside it is refused before it is sent.
+    ``transactional_ddl`` is False where DDL commits itself (MySQL), so a migration can stop
+    halfway and its statements must be safe to run again.
     """
 
     name: str
@@ -43,6 +47,8 @@ class Dialect:
     time_out: Callable[[Any], datetime]
     max_id: int = 2**31 - 1
     bool_out: Callable[[Any], bool] = bool
+    time_range: tuple[datetime, datetime] | None = None
+    transactional_ddl: bool = True
 
     def id_in(self, value: str) -> int | None:
         """The integer key for a str id, or None when no row can have it."""
