@@ -73,6 +73,13 @@ class _Cursor(aiomysql.DictCursor):  # type: ignore[misc]
         return None
 
 
+def _port(parts: Any) -> int:
+    try:
+        return int(parts.port or 3306)
+    except ValueError:  # "Port could not be cast to integer value as 'x'": the URL is not repeated
+        raise ConfigurationError("the port of a mysql:// URL must be a number") from None
+
+
 def connect_kwargs(url: str) -> dict[str, Any]:
     """aiomysql's connection arguments for a ``mysql://`` or ``mariadb://`` URL.
 
@@ -85,7 +92,7 @@ def connect_kwargs(url: str) -> dict[str, Any]:
         raise ConfigurationError("a mysql:// URL names its database: mysql://user@host/db")
     kwargs: dict[str, Any] = {
         "host": parts.hostname or "localhost",
-        "port": parts.port or 3306,
+        "port": _port(parts),
         "password": unquote(parts.password) if parts.password else "",
         "db": database,
     }
@@ -244,7 +251,11 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, pymysql.err.IntegrityError) and _errno(exc) in _DUPLICATE:
             match = _KEY.search(str(exc.args[1]) if len(exc.args) > 1 else "")
-            return DuplicateError(f"unique key taken: {match.group(1) if match else 'unknown'}")
+            key = match.group(1) if match else "unknown"
+            # "Duplicate entry '<value>' for key ..." would print the value (a session or
+            # verification token) in every logged traceback of the chained exception.
+            exc.args = (exc.args[0], f"Duplicate entry (withheld by asyncauth) for key '{key}'")
+            return DuplicateError(f"unique key taken: {key}")
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
             return BackendError("MySQL did not answer in time")
         return BackendError(f"MySQL failed: {_describe(exc)}")
