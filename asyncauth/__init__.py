@@ -14,6 +14,8 @@ or adapter class of that backend is first used.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._connect import connect
@@ -31,6 +33,7 @@ from ._protocol import Adapter
 from ._schema import SchemaReport
 
 if TYPE_CHECKING:
+    from ._mongo import MongoAdapter
     from ._mysql_adapter import MySQLAdapter
     from ._odbc_adapter import MssqlAdapter, OdbcAdapter
     from ._postgres_adapter import PostgresAdapter
@@ -44,6 +47,7 @@ __all__ = [
     "BackendError",
     "ConfigurationError",
     "DuplicateError",
+    "MongoAdapter",
     "MssqlAdapter",
     "MySQLAdapter",
     "NotFoundError",
@@ -70,6 +74,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "SqliteAdapter": "asyncauth._sqlite_adapter",
     "PostgresAdapter": "asyncauth._postgres_adapter",
+    "MongoAdapter": "asyncauth._mongo",
     "MySQLAdapter": "asyncauth._mysql_adapter",
     "OdbcAdapter": "asyncauth._odbc_adapter",
     "MssqlAdapter": "asyncauth._odbc_adapter",
@@ -118,10 +123,20 @@ async def check(url_or_adapter: str | Adapter | None = None) -> SchemaReport:
     return result
 
 
-def ddl(dialect: str) -> str:
-    """The full DDL of a SQL dialect (every bundled migration, in order), for review."""
-    from ._sql import dialect_folder
+def ddl(dialect: str, *, sql_folders: Sequence[str | Path] = ()) -> str:
+    """The full DDL of a SQL dialect (every bundled migration, in order), for review.
 
-    folder = dialect_folder(dialect) / "migrations"
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    ``sql_folders`` adds the custom migrations of those folders (``migrations/<dialect>/``).
+    """
+    from ._sql import dialect_folder, load_migrations
+
+    extra = [Path(f) / "migrations" / dialect for f in sql_folders]
+    load_migrations(dialect, extra)  # the same checks as bootstrap: numbering, duplicates
+
+    folders: list[Any] = [dialect_folder(dialect) / "migrations"]
+    folders += [f for f in extra if f.is_dir()]
+    files = sorted(
+        (f for folder in folders for f in folder.iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
     return "\n".join(f"-- {f.name}\n{f.read_text(encoding='utf-8').strip()}\n" for f in files)

@@ -7,13 +7,13 @@ the column names the queries select, so every dialect's SQL selects the same nam
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _validate as v
-from ._base import BaseAdapter, compound_id, new_token, now
+from ._base import USER_FIELDS, BaseAdapter, compound_id, new_token, now
 from ._bootstrap import bootstrap_sql, check_sql
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import NotFoundError, ValidationError
@@ -25,6 +25,15 @@ from ._sql import Migration, Query
 __all__ = ["SqlAdapter"]
 
 UTC = timezone.utc
+
+# What the bundled user queries bind and select; anything beyond is a custom model's.
+_CREATE_USER_PARAMS = frozenset({"name", "email", "email_verified", "image", "now"})
+_UPDATE_USER_PARAMS = frozenset(
+    {"id", "now", "name", "email", "image", "email_verified"}
+    | {"set_name", "set_email", "set_image", "set_email_verified"}
+)
+# "expires" is the session's, selected by the hot path beside the user's columns.
+_KNOWN_COLUMNS = frozenset({"id", "name", "email", "email_verified", "image", "expires"})
 
 
 class SqlAdapter(BaseAdapter):
@@ -55,6 +64,17 @@ class SqlAdapter(BaseAdapter):
         self._q_hot = q["get_session_and_user"]
         self._time_in = self.dialect.time_in
         self._time_out = self.dialect.time_out
+        # Custom models: the extra user fields the (overridden) queries bind, and whether rows
+        # can carry extra columns at all. Decided here, once, so that without custom SQL the
+        # hot path's row->model step is the plain one.
+        self.extra_create_fields = q["create_user"].params - _CREATE_USER_PARAMS
+        self.extra_update_fields = frozenset(
+            p for p in q["update_user"].params - _UPDATE_USER_PARAMS if not p.startswith("set_")
+        )
+        self._custom_rows = any(query.custom for query in q.values())
+        self._to_user: Callable[[Row], User] = (
+            self._user_with_extra if self._custom_rows else self._user
+        )
 
     def __repr__(self) -> str:
         return f"<SqlAdapter dialect={self.dialect.name}>"
@@ -104,6 +124,36 @@ class SqlAdapter(BaseAdapter):
             email_verified=self._opt_time(row["email_verified"]),
             image=row["image"],
         )
+
+    def _user_with_extra(self, row: Row) -> User:
+        extra = {k: row[k] for k in row.keys() if k not in _KNOWN_COLUMNS}
+        return User(
+            id=str(row["id"]),
+            name=row["name"],
+            email=row["email"],
+            email_verified=self._opt_time(row["email_verified"]),
+            image=row["image"],
+            extra=extra or None,
+        )
+
+    def _extra_fields(self, fields: Mapping[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+        """Check the custom-model fields of a create/update; known fields are not in here."""
+        out: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name not in allowed:
+                known = sorted(USER_FIELDS | allowed)
+                raise ValidationError(name, f"is not a user field (known: {known})")
+            if isinstance(value, str):
+                out[name] = v.text(value, name, limit=v.LONG, required=False)
+            elif isinstance(value, datetime):
+                out[name] = self._t(v.moment(value, name), name)
+            elif value is None or isinstance(value, int | float | bool):
+                out[name] = value
+            else:
+                raise ValidationError(
+                    name, f"must be a str, int, float, bool, datetime or None, not {type(value)}"
+                )
+        return out
 
     def _account(self, row: Row) -> Account:
         expires = row["access_token_expires"]
@@ -159,30 +209,42 @@ class SqlAdapter(BaseAdapter):
         name: str | None = None,
         image: str | None = None,
         email_verified: datetime | None = None,
+        **extra: Any,
     ) -> User:
+        """Create a user; ``extra`` takes a custom model's fields (see docs/custom-models.md)."""
         f = self._check_user_fields(
             {"email": email, "name": name, "image": image, "email_verified": email_verified}
         )
         stamp = self._time_in(now())
-        row = await self._one(
-            "create_user",
-            {
-                "name": f["name"],
-                "email": f["email"],
-                "email_verified": self._t(f["email_verified"], "email_verified"),
-                "image": f["image"],
-                "now": stamp,
-            },
-        )
+        args = {
+            "name": f["name"],
+            "email": f["email"],
+            "email_verified": self._t(f["email_verified"], "email_verified"),
+            "image": f["image"],
+            "now": stamp,
+        }
+        if self.extra_create_fields:
+            given = self._extra_fields(extra, self.extra_create_fields)
+            # A field left out is stored as NULL: the query binds every one it declares.
+            args.update({name: given.get(name) for name in self.extra_create_fields})
+        elif extra:
+            self._extra_fields(extra, frozenset())  # raises, naming the field
+        row = await self._one("create_user", args)
         assert row is not None, "create_user returns the new id"
-        return User(str(row["id"]), f["name"], f["email"], f["email_verified"], f["image"])
+        values = (str(row["id"]), f["name"], f["email"], f["email_verified"], f["image"])
+        if not self._custom_rows:
+            return User(*values)
+        # A custom create_user may return its columns (RETURNING id, phone): those win.
+        stored = {k: row[k] for k in row.keys() if k not in _KNOWN_COLUMNS}
+        given_back = {k: args[k] for k in self.extra_create_fields}
+        return User(*values, extra={**given_back, **stored} or None)
 
     async def get_user(self, user_id: str) -> User | None:
         key = self._user_key(user_id, "user_id")
         if key is None:
             return None
         row = await self._one("get_user", {"id": key})
-        return None if row is None else self._user(row)
+        return None if row is None else self._to_user(row)
 
     async def get_user_by_email(self, email: str | None) -> User | None:
         if email is None or email == "":
@@ -191,7 +253,7 @@ class SqlAdapter(BaseAdapter):
         if checked is None:
             return None
         row = await self._one("get_user_by_email", {"email": checked})
-        return None if row is None else self._user(row)
+        return None if row is None else self._to_user(row)
 
     async def get_user_by_account(self, provider: str, provider_account_id: str) -> User | None:
         p = self._lookup_text(provider, "provider")
@@ -202,11 +264,14 @@ class SqlAdapter(BaseAdapter):
             "get_user_by_account",
             {"compound_id": compound_id(p, pa), "provider_id": p, "provider_account_id": pa},
         )
-        return None if row is None else self._user(row)
+        return None if row is None else self._to_user(row)
 
     async def update_user(self, user_id: str, **fields: Any) -> User:
+        """Partial update; a custom model's fields are accepted when its query declares them."""
         key = self._user_key(user_id)
-        f = self._check_user_fields(fields)
+        extra = {k: fields[k] for k in fields if k not in USER_FIELDS}
+        f = self._check_user_fields({k: fields[k] for k in fields if k in USER_FIELDS})
+        given = self._extra_fields(extra, self.extra_update_fields)
         if key is None:
             raise NotFoundError(f"no user {user_id!r}")
         args: dict[str, Any] = {"id": key, "now": self._time_in(now())}
@@ -216,17 +281,20 @@ class SqlAdapter(BaseAdapter):
             args[name] = f.get(name)
         args["set_email_verified"] = "email_verified" in f
         args["email_verified"] = self._t(f.get("email_verified"), "email_verified")
+        for name in self.extra_update_fields:
+            args[f"set_{name}"] = name in given
+            args[name] = given.get(name)
         row = await self._one("update_user", args)
         if row is None:
             raise NotFoundError(f"no user {user_id!r}")
-        return self._user(row)
+        return self._to_user(row)
 
     async def delete_user(self, user_id: str) -> User | None:
         key = self._user_key(user_id)
         if key is None:
             return None
         row = await self._one("delete_user", {"user_id": key})
-        return None if row is None else self._user(row)
+        return None if row is None else self._to_user(row)
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -320,7 +388,7 @@ class SqlAdapter(BaseAdapter):
         )
         if row is None:
             return None
-        user = self._user(row)
+        user = self._to_user(row)
         return Session(token, user.id, self._time_out(row["expires"])), user
 
     async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
@@ -454,13 +522,23 @@ class SqlAdapter(BaseAdapter):
 
     # -- maintenance -----------------------------------------------------------------------------
 
-    async def purge_expired(self, *, batch_size: int = 1000) -> PurgeResult:
+    async def purge_expired(
+        self, *, batch_size: int = 1000, progress: Callable[[str, int], object] | None = None
+    ) -> PurgeResult:
+        """Delete expired sessions and verification tokens in batches of ``batch_size``.
+
+        ``progress``, when given, is called after every batch with the kind of row
+        (``"sessions"`` or ``"verification_tokens"``) and how many of them are gone so far.
+        """
         size = v.integer(batch_size, "batch_size")
         assert size is not None
         if size < 1:
             raise ValidationError("batch_size", "must be at least 1")
         counts = []
-        for name in ("purge_sessions", "purge_verification_tokens"):
+        for name, kind in (
+            ("purge_sessions", "sessions"),
+            ("purge_verification_tokens", "verification_tokens"),
+        ):
             query = self.queries[name]
             total = 0
             while True:
@@ -469,6 +547,8 @@ class SqlAdapter(BaseAdapter):
                     query, {"now": self._time_in(now()), "batch_size": size}
                 )
                 total += done
+                if progress is not None:
+                    progress(kind, total)
                 if done < size:
                     break
             counts.append(total)

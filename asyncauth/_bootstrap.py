@@ -54,7 +54,7 @@ def _verify_checksums(applied: dict[int, str], migrations: Sequence[Migration]) 
         if have is not None and have != m.checksum:
             raise SchemaError(
                 f"migration {m.version} ({m.name}) was applied with checksum {have[:12]}…, "
-                f"but the bundled file now has {m.checksum[:12]}…: the file changed after it "
+                f"but its file now has {m.checksum[:12]}…: the file changed after it "
                 "was applied; refusing to guess (restore the file or fix the record by hand)"
             )
 

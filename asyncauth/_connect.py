@@ -29,6 +29,8 @@ _SCHEMES: dict[str, tuple[str, str]] = {
     "sqlite": ("asyncauth._sqlite_adapter", "sqlite"),
     "postgresql": ("asyncauth._postgres_adapter", "postgres"),
     "postgres": ("asyncauth._postgres_adapter", "postgres"),
+    "mongodb": ("asyncauth._mongo", "mongodb"),
+    "mongodb+srv": ("asyncauth._mongo", "mongodb"),
     "mysql": ("asyncauth._mysql_adapter", "mysql"),
     "mariadb": ("asyncauth._mysql_adapter", "mysql"),
     "mssql": ("asyncauth._odbc_adapter", "mssql"),

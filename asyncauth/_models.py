@@ -6,8 +6,8 @@ A ``repr`` never shows a token or key in full: these objects end up in logs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -52,13 +52,19 @@ def _redacting(*secret: str) -> Callable[[type[_T]], type[_T]]:
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """A person who can sign in."""
+    """A person who can sign in.
+
+    ``extra`` holds the columns a custom model adds (``{"phone": "+44..."}``), as the driver
+    returns them, when the loaded queries select any; otherwise it is ``None``. It takes part
+    in ``==`` but not in ``hash()`` (a dict is unhashable; equal users still hash equal).
+    """
 
     id: str
     name: str | None = None
     email: str | None = None
     email_verified: datetime | None = None
     image: str | None = None
+    extra: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 @_redacting("refresh_token", "access_token", "id_token", "session_state")

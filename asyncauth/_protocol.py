@@ -62,8 +62,14 @@ class Adapter(Protocol):
         name: str | None = None,
         image: str | None = None,
         email_verified: datetime | None = None,
+        **extra: Any,
     ) -> User:
-        """Store a new user. A taken email raises DuplicateError."""
+        """Store a new user. A taken email raises DuplicateError.
+
+        ``extra`` holds a custom model's fields (docs/custom-models.md); a field that no
+        loaded query declares (any field, on a backend without custom models) raises
+        ValidationError naming it.
+        """
 
     async def get_user(self, user_id: str) -> User | None:
         """The user with this id, or None."""

@@ -37,15 +37,30 @@ if TYPE_CHECKING:
         from importlib.abc import Traversable
 
 __all__ = [
+    "EXTENSIBLE",
+    "FIRST_CUSTOM_MIGRATION",
     "Migration",
     "ParamStyle",
     "Query",
     "Statement",
+    "custom_dialects",
     "dialect_folder",
     "load_migrations",
     "load_queries",
     "split_statements",
 ]
+
+#: Bundled migrations are numbered below this; a user's own start at it, so a future bundled
+#: migration can never take a number a user already applied.
+FIRST_CUSTOM_MIGRATION = 1001
+
+#: The bundled queries an override may give more parameters than the bundled one: the extra
+#: user fields of custom models. ``create_user`` takes each field as itself; ``update_user``
+#: takes each as a pair, ``set_<field>`` (a flag) and ``<field>``, as the bundled one does.
+EXTENSIBLE: dict[str, Literal["plain", "flagged"]] = {
+    "create_user": "plain",
+    "update_user": "flagged",
+}
 
 ParamStyle = Literal["qmark", "numeric", "format"]
 
@@ -84,6 +99,8 @@ class Query:
     params: frozenset[str]
     statements: tuple[Statement, ...]
     source: str
+    custom: bool = False
+    """True when the query comes from the user's folder (custom models), not the bundle."""
 
     @property
     def single(self) -> Statement | None:
@@ -206,6 +223,49 @@ def _sql_files(folder: Traversable | Path) -> list[Traversable | Path]:
     )
 
 
+def custom_dialects(folder: Path) -> set[str]:
+    """The dialects a user's SQL folder targets: its ``queries/*`` and ``migrations/*``."""
+    found: set[str] = set()
+    for part in ("queries", "migrations"):
+        sub = folder / part
+        if sub.is_dir():
+            found.update(d.name for d in sub.iterdir() if d.is_dir())
+    return found
+
+
+def _check_override(q: Query, bundled: Query | None) -> None:
+    if bundled is None:
+        # Most likely a typo in a name: it would silently override nothing.
+        raise ConfigurationError(f"{q.source}: overrides no bundled query")
+    missing = bundled.params - q.params
+    added = q.params - bundled.params
+    kind = EXTENSIBLE.get(q.name)
+    if missing or (added and kind is None):
+        raise ConfigurationError(
+            f"{q.source}: overrides {bundled.source} but declares "
+            f"{sorted(q.params)} instead of {sorted(bundled.params)}"
+        )
+    if kind == "flagged":
+        fields = {p for p in added if not p.startswith("set_")}
+        flags = {p[4:] for p in added if p.startswith("set_")}
+        if fields != flags:
+            raise ConfigurationError(
+                f"{q.source}: each extra field needs its flag: declare set_<field> with <field> "
+                f"(unpaired: {sorted(fields ^ flags)})"
+            )
+
+
+def _user_queries(folder: Path, dialect: str, style: ParamStyle) -> list[Query]:
+    out: list[Query] = []
+    sub = folder / "queries" / dialect
+    if not sub.is_dir():
+        return out
+    for f in _sql_files(sub):
+        for q in _parse(f.read_text(encoding="utf-8"), style, str(f)):
+            out.append(Query(q.name, q.params, q.statements, q.source, custom=True))
+    return out
+
+
 def load_queries(
     dialect: str,
     style: ParamStyle,
@@ -213,8 +273,15 @@ def load_queries(
 ) -> dict[str, Query]:
     """Every named query of ``dialect``, translated to ``style``.
 
-    ``overrides`` are the user's own folders of ``.sql`` files; a query there replaces the
-    bundled one of the same name and must declare the same parameters.
+    ``overrides`` are the user's own folders (custom models), laid out like the bundle::
+
+        my_sql/queries/<dialect>/*.sql        named queries replacing bundled ones
+        my_sql/migrations/<dialect>/NNNN_*.sql  numbered from 1001
+
+    An override must declare the bundled query's parameters; only ``create_user`` and
+    ``update_user`` may declare more (the extra user fields). Every dialect the folder targets
+    is checked, not only ``dialect``: the same names and parameters in each, so a query that
+    only breaks on the production database fails on the developer's SQLite too.
     """
     queries: dict[str, Query] = {}
     for f in _sql_files(dialect_folder(dialect)):
@@ -223,15 +290,37 @@ def load_queries(
                 raise ConfigurationError(f"{q.source}: query defined twice")
             queries[q.name] = q
     for folder in overrides:
-        for f in _sql_files(folder):
-            for q in _parse(f.read_text(encoding="utf-8"), style, str(f)):
-                bundled = queries.get(q.name)
-                if bundled is not None and bundled.params != q.params:
-                    raise ConfigurationError(
-                        f"{q.source}: overrides {bundled.source} but declares "
-                        f"{sorted(q.params)} instead of {sorted(bundled.params)}"
-                    )
-                queries[q.name] = q
+        folder = Path(folder)
+        targets = custom_dialects(folder)
+        if not folder.is_dir() or not targets:
+            raise ConfigurationError(
+                f"{folder}: not a custom SQL folder (expected queries/<dialect>/ or "
+                "migrations/<dialect>/ inside)"
+            )
+        if dialect not in targets:
+            raise ConfigurationError(
+                f"{folder} has SQL for {', '.join(sorted(targets))}, not for {dialect}"
+            )
+        shapes: dict[str, dict[str, frozenset[str]]] = {}
+        for target in sorted(targets):
+            bundled = queries if target == dialect else load_queries(target, style)
+            mine = _user_queries(folder, target, style)
+            shapes[target] = {}
+            for q in mine:
+                if q.name in shapes[target]:
+                    raise ConfigurationError(f"{q.source}: query defined twice")
+                _check_override(q, bundled.get(q.name))
+                shapes[target][q.name] = q.params
+            if target == dialect:
+                queries.update((q.name, q) for q in mine)
+        reference = shapes[dialect]
+        for target, shape in shapes.items():
+            if shape != reference:
+                differ = sorted(set(shape.items()) ^ set(reference.items()))
+                raise ConfigurationError(
+                    f"{folder}: queries/{target} and queries/{dialect} must override the same "
+                    f"queries with the same parameters (differ: {sorted({n for n, _ in differ})})"
+                )
     return queries
 
 
@@ -242,13 +331,21 @@ def load_migrations(dialect: str, extra: Iterable[Path] = ()) -> list[Migration]
     """The numbered migrations of ``dialect`` (bundled, then the user's), in version order."""
     found: dict[int, Migration] = {}
     folders: list[Traversable | Path] = [dialect_folder(dialect) / "migrations", *extra]
-    for folder in folders:
+    for i, folder in enumerate(folders):
+        custom = i > 0
+        if custom and not folder.is_dir():
+            continue  # a custom folder may hold queries only
         for f in _sql_files(folder):
             m = _MIGRATION.match(f.name)
             if m is None:
                 raise ConfigurationError(f"{f.name}: migrations are named NNNN_name.sql")
             text = f.read_text(encoding="utf-8").replace("\r\n", "\n")
             version = int(m.group("version"))
+            if custom and version < FIRST_CUSTOM_MIGRATION:
+                raise ConfigurationError(
+                    f"{f}: custom migrations are numbered from {FIRST_CUSTOM_MIGRATION} "
+                    "(lower numbers belong to asyncauth's own migrations)"
+                )
             if version in found:
                 raise ConfigurationError(f"{f.name}: migration {version} defined twice")
             found[version] = Migration(

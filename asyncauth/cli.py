@@ -7,15 +7,17 @@ Every command that takes a URL defaults to ``$ASYNCAUTH_URL``, else the SQLite f
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
 
-from . import _connect, bootstrap, check, ddl
+from . import _connect, ddl
 from ._errors import AsyncAuthError
 
 __all__ = ["main"]
@@ -36,8 +38,14 @@ def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def _open(args: argparse.Namespace) -> Any:
+    """The adapter for the command's URL, with the user's custom SQL folders if any."""
+    return _connect.connect(args.url, sql_folders=[Path(f) for f in args.sql_folder])
+
+
 async def _cmd_bootstrap(args: argparse.Namespace) -> int:
-    applied = await bootstrap(args.url)
+    async with _open(args) as adapter:
+        applied = await adapter.bootstrap()
     if applied:
         _out(f"applied migrations {', '.join(map(str, applied))} to {_safe(args.url)}")
     else:
@@ -46,7 +54,8 @@ async def _cmd_bootstrap(args: argparse.Namespace) -> int:
 
 
 async def _cmd_check(args: argparse.Namespace) -> int:
-    report = await check(args.url)
+    async with _open(args) as adapter:
+        report = await adapter.check()
     if args.json:
         _out(json.dumps(report.as_dict(), indent=2))
     elif report.ok:
@@ -60,13 +69,44 @@ async def _cmd_check(args: argparse.Namespace) -> int:
 
 
 async def _cmd_sql(args: argparse.Namespace) -> int:
-    _out(ddl(args.dialect))
+    _out(ddl(args.dialect, sql_folders=args.sql_folder))
     return 0
 
 
+class _Progress:
+    """Purge progress on stderr: one line rewritten in place on a terminal, else a line each."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.live = enabled and sys.stderr.isatty()
+        self.batches = 0
+
+    def __call__(self, kind: str, total: int) -> None:
+        if not self.enabled:
+            return
+        self.batches += 1
+        line = f"purge: {kind.replace('_', ' ')}: {total} deleted (batch {self.batches})"
+        if self.live:
+            sys.stderr.write(f"\r\x1b[K{line}")
+        else:
+            _err(line)
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.live and self.batches:
+            sys.stderr.write("\n")
+
+
 async def _cmd_purge(args: argparse.Namespace) -> int:
-    async with _connect.connect(args.url) as adapter:
-        result = await adapter.purge_expired(batch_size=args.batch_size)
+    progress = _Progress(not args.quiet)
+    async with _open(args) as adapter:
+        purge = adapter.purge_expired
+        # ``progress`` is optional in the contract: a backend without it still purges.
+        if "progress" in inspect.signature(purge).parameters:
+            result = await purge(batch_size=args.batch_size, progress=progress)
+        else:
+            result = await purge(batch_size=args.batch_size)
+    progress.done()
     _out(
         f"purged {result.sessions} expired session(s) and "
         f"{result.verification_tokens} verification token(s)"
@@ -107,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=_default_url(),
             help="database URL (default: $ASYNCAUTH_URL or sqlite:///asyncauth.db)",
         )
+        p.add_argument(
+            "--sql-folder",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="a folder of custom queries and migrations (repeatable; docs/custom-models.md)",
+        )
 
     p = sub.add_parser(
         "bootstrap",
@@ -119,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "check",
         help="compare the live schema with the expected one; exit 1 on drift",
-        epilog="example: asyncauth check --json postgresql://app@db/app",
+        epilog="example: asyncauth check --json postgresql://app@db/app || exit 1",
     )
     url_arg(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -131,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: asyncauth sql postgres > schema.sql",
     )
     p.add_argument("dialect", choices=DIALECTS)
+    p.add_argument(
+        "--sql-folder",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also print the custom migrations of this folder (repeatable)",
+    )
     p.set_defaults(handler=_cmd_sql)
 
     p = sub.add_parser(
@@ -140,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     url_arg(p)
     p.add_argument("--batch-size", type=int, default=1000, help="rows per batch (default 1000)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=_cmd_purge)
     return parser
 

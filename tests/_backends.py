@@ -11,8 +11,12 @@ in CI an unreachable server is a broken set-up, not a reason to pass.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import select
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,7 +28,11 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import pytest
 
-from tests._raw import MssqlRaw, MySQLRaw, PostgresRaw, Raw, SqliteRaw
+from asyncauth._connect import register_scheme
+from tests._raw import MongoRaw, MssqlRaw, MySQLRaw, PostgresRaw, Raw, SqliteRaw
+
+# The test-only scheme that runs the suite through a motor client (tests/_motor.py).
+register_scheme("mongodb+motor", "tests._motor", "mongodb")
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 MYSQL_ADMIN_URL = "mysql://root@127.0.0.1:3306/mysql"
@@ -45,6 +53,8 @@ class Backend:
     """A brand-new empty database: yields its URL, removes it on exit."""
     open_raw: Callable[[str], Awaitable[Raw]]
     """The direct-access helper for a database URL (close it with ``aclose``)."""
+    conformance_only: bool = False
+    """Run only tests/conformance on it (a variant that shows one thing, e.g. motor)."""
 
     @asynccontextmanager
     async def raw(self, url: str) -> AsyncIterator[Raw]:
@@ -265,6 +275,161 @@ async def _open_native_mysql(url: str) -> Raw:
     return await MySQLRaw.open(native_url(url))
 
 
+# -- MongoDB ------------------------------------------------------------------------------
+
+SECANTUS_LAUNCHER = Path(__file__).resolve().parent.parent / "scripts" / "secantusdb_server.py"
+
+
+class SecantusServer:
+    """A throwaway SecantusDB in a separate process, on a free port, with a temp data dir.
+
+    SecantusDB is GPL, so this process never imports it: it runs
+    ``scripts/secantusdb_server.py``, which binds a port the kernel picks and prints its URL.
+    The launcher also stops when its stdin closes, so it cannot outlive a crashed test run.
+    """
+
+    def __init__(self, *, ttl_sweep_seconds: float | None = None) -> None:
+        self.ttl_sweep_seconds = ttl_sweep_seconds
+        self.url: str | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._directory: Path | None = None
+        self._log: Path | None = None
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start the server; its ``mongodb://host:port/`` URL (idempotent)."""
+        if self.url is not None:
+            return self.url
+        self._directory = Path(tempfile.mkdtemp(prefix="asyncauth-secantus-"))
+        self._log = self._directory / "server.log"
+        command = [sys.executable, str(SECANTUS_LAUNCHER), str(self._directory / "data")]
+        if self.ttl_sweep_seconds is not None:
+            command += ["--ttl-sweep-seconds", str(self.ttl_sweep_seconds)]
+        with open(self._log, "wb") as log:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log
+            )
+        assert self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], timeout)
+        line = self._process.stdout.readline().decode().strip() if ready else ""
+        if not line.startswith("mongodb://"):
+            problem = self._log.read_text(errors="replace")[-2000:]
+            self.stop()
+            raise RuntimeError(f"SecantusDB did not start: {problem or 'no output'}")
+        self.url = line
+        return line
+
+    def stop(self) -> None:
+        """Stop the server (closing its stdin asks it to) and remove its data."""
+        process, self._process = self._process, None
+        if process is not None:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
+        self.url = None
+
+
+_SECANTUS = SecantusServer()
+atexit.register(_SECANTUS.stop)
+
+
+def secantus_url() -> str:
+    """The session's SecantusDB (started on first use, stopped when the test run ends)."""
+    try:
+        return _SECANTUS.start()
+    except (OSError, RuntimeError) as exc:
+        problem = exc
+    unavailable(f"could not start SecantusDB (pip install -r requirements-test.txt): {problem}")
+
+
+@asynccontextmanager
+async def mongo_database_on(server_url: str, scheme: str = "mongodb") -> AsyncIterator[str]:
+    """A uniquely named database on a MongoDB server, dropped afterwards."""
+    from pymongo import AsyncMongoClient
+    from pymongo.errors import PyMongoError
+
+    name = f"asyncauth_test_{uuid.uuid4().hex}"
+    parts = urlsplit(server_url)
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        url, serverSelectionTimeoutMS=5000
+    )
+    try:
+        try:
+            await client.admin.command("ping")
+        except PyMongoError as exc:
+            problem = exc
+        else:
+            problem = None
+        if problem is not None:
+            unavailable(f"MongoDB is unreachable at {_redact(server_url)}: {problem!r}")
+        yield url.replace("mongodb", scheme, 1)
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
+@asynccontextmanager
+async def secantus_database() -> AsyncIterator[str]:
+    async with mongo_database_on(secantus_url()) as url:
+        yield url
+
+
+@asynccontextmanager
+async def secantus_motor_database() -> AsyncIterator[str]:
+    async with mongo_database_on(secantus_url(), scheme="mongodb+motor") as url:
+        yield url
+
+
+@asynccontextmanager
+async def real_mongo_database() -> AsyncIterator[str]:
+    async with mongo_database_on(os.environ["ASYNCAUTH_MONGODB_URL"]) as url:
+        yield url
+
+
+_MONGO_BACKENDS: tuple[Backend, ...] = (
+    Backend(
+        "mongodb",
+        "mongodb",
+        "runs against a MongoDB-wire server",
+        secantus_database,
+        MongoRaw.open,
+    ),
+    Backend(
+        "mongodb-motor",
+        "mongodb",
+        "runs against a MongoDB-wire server",
+        secantus_motor_database,
+        MongoRaw.open,
+        conformance_only=True,
+    ),
+) + (
+    # A real mongod (or Atlas) only when the environment names one.
+    (
+        Backend(
+            "mongodb-real",
+            "mongodb",
+            "runs against a MongoDB-wire server",
+            real_mongo_database,
+            MongoRaw.open,
+        ),
+    )
+    if os.environ.get("ASYNCAUTH_MONGODB_URL")
+    else ()
+)
+
 BACKENDS: tuple[Backend, ...] = (
     Backend("sqlite", "sqlite", "runs against SQLite (aiosqlite)", sqlite_database, SqliteRaw.open),
     Backend(
@@ -311,4 +476,4 @@ BACKENDS: tuple[Backend, ...] = (
         if os.environ.get("ASYNCAUTH_MSSQL_URL")
         else []
     ),
-)
+) + _MONGO_BACKENDS

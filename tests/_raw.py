@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import anyio
 
@@ -649,3 +649,142 @@ async def _kill_mssql_waiter(raw: MssqlRaw, holder: int, operation: Operation) -
     if not raised:
         raise AssertionError("the operation completed although its connection was killed")
     return raised[0]
+
+
+# MongoDB ---------------------------------------------------------------------------------
+
+# SQL table -> collection; the fields are the camelCase forms of the SQL columns, id is _id.
+COLLECTIONS = {table: table for table in TABLES} | {"verification_requests": "verificationRequests"}
+_TABLE_OF = {collection: table for table, collection in COLLECTIONS.items()}
+
+
+def camel(column: str) -> str:
+    """``provider_account_id`` -> ``providerAccountId``; ``id`` -> ``_id``."""
+    if column == "id":
+        return "_id"
+    head, *rest = check_identifier(column).split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def snake(field: str) -> str:
+    if field == "_id":
+        return "id"
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", field).lower()
+
+
+def mongo_url(url: str) -> str:
+    """The plain ``mongodb://`` form of a test URL (the motor variant adds ``+motor``)."""
+    return "mongodb" + url[len("mongodb+motor") :] if url.startswith("mongodb+motor") else url
+
+
+class MongoRaw:
+    """MongoDB through a bare PyMongo ``AsyncMongoClient``, with SQL table and column names.
+
+    Documents come back as the SQL helpers' rows: snake_case keys, ``id``/``user_id`` as str,
+    aware UTC datetimes, and every column of SCHEMA.md present (``None`` when the document
+    leaves the field out, as NextAuth v3 does for empty values).
+    """
+
+    def __init__(self, client: Any, database: Any) -> None:
+        self._client = client
+        self.db = database
+
+    @classmethod
+    async def open(cls, url: str) -> MongoRaw:
+        from bson.codec_options import CodecOptions
+        from pymongo import AsyncMongoClient
+
+        plain = mongo_url(url)
+        client: Any = AsyncMongoClient(plain, appname="asyncauth-test-raw", timeoutMS=30_000)
+        name = unquote(urlsplit(plain).path).lstrip("/") or "asyncauth"
+        return cls(client, client.get_database(name, CodecOptions(tz_aware=True, tzinfo=UTC)))
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def collection(self, table: str) -> Any:
+        return self.db[COLLECTIONS.get(table, check_identifier(table))]
+
+    @staticmethod
+    def _to_db(column: str, value: object) -> object:
+        if column in ID_COLUMNS and isinstance(value, str):
+            from bson import ObjectId
+
+            # A str that is not an ObjectId is passed through and simply matches nothing.
+            return ObjectId(value) if ObjectId.is_valid(value) and len(value) == 24 else value
+        return value
+
+    def _filter(self, where: Mapping[str, object]) -> dict[str, object]:
+        # {field: None} matches null and absent fields alike, like SQL's IS NULL here.
+        return {camel(column): self._to_db(column, value) for column, value in where.items()}
+
+    def _row(self, table: str, doc: Mapping[str, Any]) -> Row:
+        from bson import ObjectId
+
+        from asyncauth._schema import LATEST, expected
+
+        row: Row = dict.fromkeys(expected(LATEST).tables.get(table, {}))
+        for field, value in doc.items():
+            if isinstance(value, ObjectId):
+                value = str(value)
+            row[snake(field)] = value
+        return row
+
+    async def rows(self, table: str, **where: object) -> list[Row]:
+        cursor = self.collection(table).find(self._filter(where))
+        return [self._row(table, doc) async for doc in cursor]
+
+    async def one(self, table: str, **where: object) -> Row | None:
+        found = await self.rows(table, **where)
+        if len(found) > 1:
+            raise AssertionError(f"{len(found)} rows of {table} match {where!r}, expected one")
+        return found[0] if found else None
+
+    async def count(self, table: str, **where: object) -> int:
+        return int(await self.collection(table).count_documents(self._filter(where)))
+
+    async def update(self, table: str, where: Mapping[str, object], **values: object) -> int:
+        if not values:
+            raise ValueError("nothing to update")
+        changes = {camel(c): self._to_db(c, value) for c, value in values.items()}
+        result = await self.collection(table).update_many(self._filter(where), {"$set": changes})
+        return int(result.modified_count)
+
+    async def tables(self) -> set[str]:
+        return {_TABLE_OF.get(n, n) for n in await self.db.list_collection_names()}
+
+    async def execute(self, statement: str, *args: object) -> None:
+        """Run a database command given as MongoDB Extended JSON (``args`` are not used)."""
+        from bson import json_util
+
+        if args:
+            raise ValueError("MongoRaw.execute takes one JSON command document")
+        await self.db.command(json_util.loads(statement))
+
+    async def kill_midway(
+        self, table: str, where: Mapping[str, object], operation: Operation
+    ) -> BaseException:
+        # The MongoDB counterpart of PostgreSQL's row lock: a transaction of our own writes
+        # the matching documents and stays open, so the operation's transaction fails with a
+        # WriteConflict when it reaches them, after whatever it deleted before. (A
+        # non-transactional write would wait for our transaction instead; that is the
+        # adapter's fallback path, which tests/test_mongo.py covers separately.)
+        session = self._client.start_session()
+        async with session:
+            await session.start_transaction()
+            try:
+                locked = await self.collection(table).update_many(
+                    self._filter(where),
+                    {"$set": {"asyncauthTestLock": 1}},
+                    session=session,
+                )
+                if not locked.matched_count:
+                    raise AssertionError(f"no row of {table} matches {where!r}: nothing to lock")
+                try:
+                    with anyio.fail_after(30):
+                        await operation()
+                except Exception as exc:
+                    return exc
+            finally:
+                await session.abort_transaction()
+        raise AssertionError(f"the operation completed although {table} was locked")

@@ -19,6 +19,25 @@ from tests._backends import BACKENDS, Backend
 from tests._raw import Raw
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Backends that exist to show one thing (e.g. mongodb-motor: a motor client handed in
+    # works) run the conformance suite only, not the slower reliability and load suites.
+    narrow = {b.name for b in BACKENDS if b.conformance_only}
+    if not narrow:
+        return
+    keep, drop = [], []
+    for item in items:
+        ids = getattr(getattr(item, "callspec", None), "params", {}).get("backend")
+        name = getattr(ids, "name", None)
+        if name in narrow and "/conformance/" not in item.nodeid.replace("\\", "/"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for backend in BACKENDS:
         config.addinivalue_line("markers", f"{backend.marker}: {backend.description}")

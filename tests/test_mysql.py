@@ -559,7 +559,8 @@ async def test_a_lock_not_granted_stops_the_bootstrap(
     url: str, raw: MySQLRaw, tmp_path: Any
 ) -> None:
     # GET_LOCK answers 0 when its wait ends without the lock: bootstrap must not go on.
-    (tmp_path / "bootstrap.sql").write_text(
+    (tmp_path / "queries" / "mysql").mkdir(parents=True)
+    (tmp_path / "queries" / "mysql" / "bootstrap.sql").write_text(
         "-- name: bootstrap_lock\n-- params: key\nSELECT 0 AS acquired, :key AS lock_key;\n"
     )
     (tmp_path / "migrations" / "mysql").mkdir(parents=True)

@@ -313,7 +313,8 @@ async def _kill_mysql_migration(url: str, raw: Raw) -> list[int]:
     for statement in load_migrations("mysql")[0].statements:
         await raw.execute(statement)  # the v3 tables, as a NextAuth v3 app would have them
     import aiomysql
-    from asyncauth._mysql import connect_kwargs  # type: ignore[import-not-found]
+
+    from asyncauth._mysql import connect_kwargs
 
     native = connect_kwargs(_native(url))
     locker = await aiomysql.connect(**native, autocommit=False)

@@ -90,18 +90,120 @@ def test_migrations_are_numbered_and_checksummed() -> None:
         assert all(len(m.checksum) == 64 and m.statements for m in migrations)
 
 
+def custom(root: Path, dialect: str, text: str, file: str = "users.sql") -> Path:
+    """A custom SQL folder (queries/<dialect>/<file>) under ``root``."""
+    folder = root / "queries" / dialect
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / file).write_text(text)
+    return root
+
+
 def test_override_must_declare_the_same_parameters(tmp_path: Path) -> None:
-    (tmp_path / "users.sql").write_text(
-        "-- name: get_user\n-- params: id, extra\nSELECT * FROM users WHERE id = :id AND :extra;"
+    custom(
+        tmp_path,
+        "sqlite",
+        "-- name: get_user\n-- params: id, extra\nSELECT * FROM users WHERE id = :id AND :extra;",
     )
     with pytest.raises(ConfigurationError, match="declares"):
         load_queries("sqlite", "qmark", [tmp_path])
 
 
+def test_override_may_not_drop_a_parameter(tmp_path: Path) -> None:
+    # Dropping 'now' from the hot path would serve expired sessions.
+    custom(
+        tmp_path,
+        "sqlite",
+        "-- name: get_session_and_user\n-- params: session_token\n"
+        "SELECT s.expires, u.id FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.session_token = :session_token;",
+        "sessions.sql",
+    )
+    with pytest.raises(ConfigurationError, match="instead of"):
+        load_queries("sqlite", "qmark", [tmp_path])
+
+
 def test_override_replaces_bundled_query(tmp_path: Path) -> None:
-    (tmp_path / "users.sql").write_text(
+    custom(
+        tmp_path,
+        "sqlite",
         "-- name: get_user\n-- params: id\nSELECT id, name, email, email_verified, image, 1 AS x"
-        " FROM users WHERE id = :id;"
+        " FROM users WHERE id = :id;",
     )
     queries = load_queries("sqlite", "qmark", [tmp_path])
     assert "1 AS x" in queries["get_user"].statements[0].sql
+    assert queries["get_user"].custom and not queries["get_user_by_email"].custom
+
+
+def test_create_user_may_declare_extra_fields(tmp_path: Path) -> None:
+    custom(
+        tmp_path,
+        "sqlite",
+        "-- name: create_user\n-- params: name, email, email_verified, image, now, phone\n"
+        "INSERT INTO users (name, email, email_verified, image, phone, created_at, updated_at)"
+        " VALUES (:name, :email, :email_verified, :image, :phone, :now, :now) RETURNING id;",
+    )
+    assert "phone" in load_queries("sqlite", "qmark", [tmp_path])["create_user"].params
+
+
+def test_update_user_extra_fields_come_with_their_flag(tmp_path: Path) -> None:
+    custom(
+        tmp_path,
+        "sqlite",
+        "-- name: update_user\n-- params: id, set_name, name, set_email, email, set_image, image,"
+        " set_email_verified, email_verified, now, phone\n"
+        "UPDATE users SET name = CASE WHEN :set_name THEN :name ELSE name END,"
+        " email = CASE WHEN :set_email THEN :email ELSE email END,"
+        " image = CASE WHEN :set_image THEN :image ELSE image END,"
+        " email_verified = CASE WHEN :set_email_verified THEN :email_verified"
+        " ELSE email_verified END, phone = :phone, updated_at = :now WHERE id = :id"
+        " RETURNING id, name, email, email_verified, image, phone;",
+    )
+    with pytest.raises(ConfigurationError, match=r"unpaired: \['phone'\]"):
+        load_queries("sqlite", "qmark", [tmp_path])
+
+
+def test_override_of_an_unknown_query_is_refused(tmp_path: Path) -> None:
+    custom(tmp_path, "sqlite", "-- name: get_user_by_mail\n-- params: email\nSELECT :email;")
+    with pytest.raises(ConfigurationError, match="overrides no bundled query"):
+        load_queries("sqlite", "qmark", [tmp_path])
+
+
+def test_every_targeted_dialect_is_checked(tmp_path: Path) -> None:
+    good = "-- name: get_user\n-- params: id\nSELECT id FROM users WHERE id = :id;"
+    custom(tmp_path, "sqlite", good)
+    # A mistake in the PostgreSQL file fails when a developer loads SQLite, not in production.
+    custom(tmp_path, "postgres", "-- name: get_user\n-- params: id\nSELECT :id, :oops;")
+    with pytest.raises(ConfigurationError, match="undeclared"):
+        load_queries("sqlite", "qmark", [tmp_path])
+    custom(tmp_path, "postgres", "-- name: get_user_by_email\n-- params: email\nSELECT :email;")
+    (tmp_path / "queries" / "postgres" / "users.sql").unlink()
+    with pytest.raises(ConfigurationError, match=r"same queries.*get_user"):
+        load_queries("sqlite", "qmark", [tmp_path])
+
+
+def test_a_folder_must_target_the_dialect_in_use(tmp_path: Path) -> None:
+    custom(tmp_path, "postgres", "-- name: get_user\n-- params: id\nSELECT :id;")
+    with pytest.raises(ConfigurationError, match="not for sqlite"):
+        load_queries("sqlite", "qmark", [tmp_path])
+    with pytest.raises(ConfigurationError, match="not a custom SQL folder"):
+        load_queries("sqlite", "qmark", [tmp_path / "queries"])
+
+
+def test_custom_migrations_start_at_1001(tmp_path: Path) -> None:
+    folder = tmp_path / "migrations" / "sqlite"
+    folder.mkdir(parents=True)
+    (folder / "0003_mine.sql").write_text("ALTER TABLE users ADD COLUMN x text;")
+    with pytest.raises(ConfigurationError, match="numbered from 1001"):
+        load_migrations("sqlite", [folder])
+    (folder / "0003_mine.sql").rename(folder / "1001_mine.sql")
+    assert [m.version for m in load_migrations("sqlite", [folder])] == [1, 2, 1001]
+    # A folder of queries only has no migrations folder: nothing to add.
+    assert [m.version for m in load_migrations("sqlite", [tmp_path / "none"])] == [1, 2]
+
+
+def test_shipped_example_loads_for_every_dialect_it_targets() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "custom_models"
+    for dialect in ("sqlite", "postgres", "mysql"):
+        queries = load_queries(dialect, "qmark", [example])
+        assert "phone" in queries["create_user"].params
+        assert {"set_phone", "phone"} <= queries["update_user"].params
