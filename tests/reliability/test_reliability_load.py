@@ -317,7 +317,7 @@ async def test_a_blocked_statement_raises_after_the_timeout(
     ):
         user = await make_user(auth)
         if not hasattr(holder, "queries"):
-            pytest.fail(f"no way to hold a write lock through {type(holder).__name__} here: add one")
+            pytest.fail(f"no way to hold a write lock with {type(holder).__name__} here: add one")
         q = holder.queries["update_user"]
         args = {
             "id": int(user.id),
