@@ -204,6 +204,8 @@ class ThrowawayMariaDB:
         else:
             process.terminate()
         process.wait(timeout=60)
+        if _wait_for_port(self.port, 0.2):
+            raise OSError(f"something still listens on port {self.port} after the stop")
         self.stops += 1
 
     def log(self) -> str:
@@ -223,18 +225,19 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
             daemon = candidate
     if install is None or daemon is None:
         unavailable("cannot start a throwaway MariaDB: mariadb-install-db/mariadbd not found")
-    prefix = _as_user("mysql")
+    # mariadbd drops to --user itself: run through runuser, the server would be runuser's
+    # child, and a signal sent to the process we started would never reach it.
+    user = ["--user=mysql"] if os.geteuid() == 0 else []
+    if user:
+        _as_user("mysql")  # the system user must exist
     directory = Path(tempfile.mkdtemp(prefix="asyncauth-maria-"))
     (directory / "data").mkdir()
     _own(directory, "mysql")
     port = free_port()
-    # mariadbd drops to the mysql user itself (--user): started through runuser, the Popen
-    # would be runuser's, and stop() would signal runuser while mariadbd kept serving (and
-    # outlived the test).
     command = [
         daemon,
         "--no-defaults",  # must come first
-        *(["--user=mysql"] if prefix else []),
+        *user,
         f"--datadir={directory / 'data'}",
         f"--port={port}",
         "--bind-address=127.0.0.1",
@@ -249,7 +252,7 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
     try:
         try:
             subprocess.run(
-                [*prefix, install, "--no-defaults", f"--datadir={directory / 'data'}"]
+                [install, "--no-defaults", *user, f"--datadir={directory / 'data'}"]
                 + ["--auth-root-authentication-method=normal", "--skip-test-db"],
                 check=True,
                 capture_output=True,

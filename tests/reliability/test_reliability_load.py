@@ -103,7 +103,8 @@ async def test_reads_under_concurrent_writes_see_old_or_new_state(
         def busy() -> bool:
             # Until both the reads and a real mix of writes are done: on a backend whose
             # writes are slow next to its reads, the readers keep going a little longer.
-            return reads < READS or min(writes["create"], writes["update"], writes["delete"]) < 20
+            mixed = min(writes["create"], writes["update"], writes["delete"]) >= 20
+            return reads < READS or (not mixed and reads < 3 * READS)
 
         async def writer(seed: int) -> None:
             rng = random.Random(seed)
@@ -139,8 +140,8 @@ async def test_reads_under_concurrent_writes_see_old_or_new_state(
         for token in tokens[::2]:
             await write(token, random.Random(0))
         started = time.perf_counter()
-        # Deadlock shows up as this deadline, not as a hung suite.
-        with anyio.fail_after(150):
+        # Deadlock shows up as this deadline (inside pytest's own 120 s), not as a hung suite.
+        with anyio.fail_after(90):
             async with anyio.create_task_group() as group:
                 for i in range(WRITERS):
                     group.start_soon(writer, 1000 + i)
@@ -169,6 +170,8 @@ async def test_use_verification_token_has_exactly_one_winner(
 ) -> None:
     async with asyncauth.connect(db_url, timeout=30) as auth:
         expires = datetime.now(UTC) + timedelta(hours=1)
+        # One deadline for all rounds, inside pytest's own 120 s.
+        deadline = time.monotonic() + 90
         for _ in range(EXACTLY_ONCE_ROUNDS):
             identifier, token = unique("once-") + "@example.com", unique("tok-")
             await auth.create_verification_token(identifier, token, expires)
@@ -179,7 +182,7 @@ async def test_use_verification_token_has_exactly_one_winner(
             ) -> None:
                 results.append(await auth.use_verification_token(identifier, token))
 
-            with anyio.fail_after(60):
+            with anyio.fail_after(max(1.0, deadline - time.monotonic())):
                 async with anyio.create_task_group() as group:
                     for _ in range(EXACTLY_ONCE_CALLERS):
                         group.start_soon(use)
@@ -274,11 +277,13 @@ async def test_an_exhausted_pool_raises_after_the_timeout(db_url: str, tally: Co
     timeout = 0.5
     async with asyncauth.connect(db_url, pool_size=2, timeout=timeout) as auth:
         user = await make_user(auth)
-        driver = auth.driver  # every SQL adapter lends its connections through its driver
+        driver = getattr(auth, "driver", None)  # every SQL adapter lends connections through it
+        if driver is None:
+            pytest.fail(f"no way to hold the connections of {type(auth).__name__} here: add one")
         async with driver.connection(), driver.connection():
             for _ in range(3):
                 started = time.perf_counter()
-                with pytest.raises(BackendError, match="within"):
+                with anyio.fail_after(timeout + 5), pytest.raises(BackendError, match="within"):
                     await auth.get_user(user.id)
                 waited = time.perf_counter() - started
                 assert timeout * 0.8 <= waited < timeout + 1.5, waited
@@ -287,16 +292,32 @@ async def test_an_exhausted_pool_raises_after_the_timeout(db_url: str, tally: Co
         assert await auth.get_user(user.id) == user
 
 
+#: backends on which this test is not run, because running it takes the process down; each
+#: entry is a failure to fix in the library, not an exemption
+CRASHES = {
+    "odbc": (
+        "over ODBC a statement blocked on a lock ignores `timeout` (psqlODBC has no query "
+        "timeout; MariaDB's driver does not end a lock wait), and cancelling the blocked call "
+        "(anyio.fail_after, a request timeout) segfaults the process in the ODBC driver while "
+        "the pool closes the connection under the worker thread still using it"
+    ),
+}
+
+
 async def test_a_blocked_statement_raises_after_the_timeout(
-    db_url: str, tally: Counter[str]
+    backend: Backend, db_url: str, tally: Counter[str]
 ) -> None:
     """A statement that waits on another writer's lock gives up after ``timeout``."""
+    if backend.marker in CRASHES:
+        pytest.fail(f"not run on {backend.name}: {CRASHES[backend.marker]}", pytrace=False)
     timeout = 0.5
     async with (
         asyncauth.connect(db_url, timeout=timeout) as auth,
         asyncauth.connect(db_url, timeout=30) as holder,
     ):
         user = await make_user(auth)
+        if not hasattr(holder, "queries"):
+            pytest.fail(f"no way to hold a write lock with {type(holder).__name__} here: add one")
         q = holder.queries["update_user"]
         args = {
             "id": int(user.id),
@@ -314,7 +335,9 @@ async def test_a_blocked_statement_raises_after_the_timeout(
         async with holder.driver.transaction() as tx:
             await tx.execute(q, args)
             started = time.perf_counter()
-            with pytest.raises(BackendError):
+            # A backend that ignores its timeout fails here in seconds, and the lock is let go
+            # (a hang would outlive the test and block the next ones on this database).
+            with anyio.fail_after(timeout + 5), pytest.raises(BackendError):
                 await auth.update_user(user.id, name="blocked")
             waited = time.perf_counter() - started
         assert timeout * 0.8 <= waited < timeout + 2, waited
