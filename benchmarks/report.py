@@ -1,6 +1,6 @@
 """From a result document to the bar's verdicts, the Markdown table and the chart.
 
-    python -m benchmarks.report benchmarks/results/session-read.json   # redraw .md and .png
+python -m benchmarks.report benchmarks/results/session-read.json   # redraw .md and .png
 """
 
 from __future__ import annotations

@@ -86,9 +86,7 @@ async def size_sweep(
 ) -> dict[str, dict[str, list[dict[str, float]]]]:
     """Sequential latency on each table size, every (size, contender) pair alternating."""
     keys = [(size, name) for size in areas for name in contenders]
-    tokens = {
-        size: engine.lookup_tokens(size, spec["main"]["lookup_sample"]) for size in areas
-    }
+    tokens = {size: engine.lookup_tokens(size, spec["main"]["lookup_sample"]) for size in areas}
     out: dict[str, dict[str, list[dict[str, float]]]] = {
         str(size): {name: [] for name in contenders} for size in areas
     }
@@ -97,9 +95,7 @@ async def size_sweep(
         for size, name in keys:
             # One call in flight at a time: two connections are enough, and keep the
             # server's connection count low while every table is open at once.
-            lookups[size, name] = await stack.enter_async_context(
-                contenders[name](areas[size], 2)
-            )
+            lookups[size, name] = await stack.enter_async_context(contenders[name](areas[size], 2))
             progress.show(f"warm-up {name} @{size:,}")
             await engine.warm_up(name, lookups[size, name], tokens[size], spec["size_calls"], 2)
         for r in range(spec["size_rounds"]):
@@ -157,9 +153,7 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
             sweep = await size_sweep(areas, contenders, spec, progress)
             main = await engine.measure(areas[workload.sessions], contenders, workload, progress)
             progress.show(f"{name}: bootstrap")
-            boot = await engine.bootstrap_cost(
-                areas[workload.sessions], spec["bootstrap_repeats"]
-            )
+            boot = await engine.bootstrap_cost(areas[workload.sessions], spec["bootstrap_repeats"])
             progress.step()
     finally:
         progress.close()
