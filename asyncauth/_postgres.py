@@ -82,8 +82,8 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
                 min_size=1,
                 max_size=self.pool_size,
                 timeout=self.timeout,
-                # No command_timeout: every call bounds its own statement (the session read
-                # with one asyncio deadline), and a pool-wide one would arm a second timer.
+                # Also bounds what asyncpg sends on its own (BEGIN/COMMIT of transactions).
+                command_timeout=self.timeout,
                 statement_cache_size=100 if self.statement_cache else 0,
                 reset=_keep_session,
             )
@@ -120,9 +120,9 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         row: Row | None
         try:
             if _timeout is not None:
-                # One deadline, one timer, for the wait and the statement: acquire(timeout=)
-                # wraps the wait in a task (asyncio.wait_for) and fetchrow(timeout=) arms a
-                # second timer; together they were a fifth of a session read's CPU.
+                # One deadline for the wait and the statement: acquire(timeout=) wraps the
+                # wait in a task (asyncio.wait_for), the largest cost of the read after the
+                # socket calls under concurrency.
                 async with _timeout(self.timeout):
                     conn = await pool.acquire()
                     row = await conn.fetchrow(stmt.sql, *stmt.bind(args))
