@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _validate as v
 from ._base import BaseAdapter, compound_id, new_token, now
@@ -31,7 +31,7 @@ class SqlAdapter(BaseAdapter):
     """The adapter contract over any :class:`~asyncauth._driver.SqlDriver`.
 
     Build it with :func:`asyncauth.connect`, or around a pool you own with the backend's
-    ``from_pool`` helper (e.g. :func:`asyncauth.postgres.adapter`).
+    adapter class (e.g. ``asyncauth.PostgresAdapter(pool)``).
     """
 
     def __init__(
@@ -222,23 +222,27 @@ class SqlAdapter(BaseAdapter):
 
     async def link_account(self, account: Account) -> Account:
         a = self._check_account(account)
-        key = self._required_user_key(a.user_id)
-        expires = (
-            None
-            if a.expires_at is None
-            else self._time_in(datetime.fromtimestamp(a.expires_at, UTC))
-        )
+        expires = None if a.expires_at is None else datetime.fromtimestamp(a.expires_at, UTC)
+        await self._insert_account(a, expires)
+        return a
+
+    async def _link_account_at(self, account: Account, expires: datetime | None) -> Account:
+        a = self._check_account(account)
+        await self._insert_account(a, v.optional_moment(expires, "access_token_expires"))
+        return a
+
+    async def _insert_account(self, a: Account, expires: datetime | None) -> None:
         await self.driver.execute(
             self.queries["link_account"],
             {
                 "compound_id": compound_id(a.provider, a.provider_account_id),
-                "user_id": key,
+                "user_id": self._required_user_key(a.user_id),
                 "provider_type": a.type,
                 "provider_id": a.provider,
                 "provider_account_id": a.provider_account_id,
                 "refresh_token": a.refresh_token,
                 "access_token": a.access_token,
-                "access_token_expires": expires,
+                "access_token_expires": self._t(expires),
                 "token_type": a.token_type,
                 "scope": a.scope,
                 "id_token": a.id_token,
@@ -246,7 +250,6 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
-        return a
 
     def _account_args(self, provider: str, provider_account_id: str) -> dict[str, Any] | None:
         p = self._lookup_text(provider, "provider")
@@ -455,3 +458,10 @@ class SqlAdapter(BaseAdapter):
                     break
             counts.append(total)
         return PurgeResult(sessions=counts[0], verification_tokens=counts[1])
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the SQL adapter satisfies the public protocol.
+    from ._protocol import Adapter
+
+    _conforms: type[Adapter] = SqlAdapter

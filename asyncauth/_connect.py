@@ -18,6 +18,7 @@ from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ._base import BaseAdapter
+    from ._protocol import Adapter
 
 __all__ = ["Options", "connect", "register_scheme"]
 
@@ -85,7 +86,7 @@ class Options:
             )
 
 
-def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) -> Any:
+def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) -> Adapter:
     """The adapter for ``url`` (in-memory SQLite when omitted), not yet connected.
 
     Use it as ``async with asyncauth.connect(url) as auth:`` or ``auth = await
@@ -114,4 +115,5 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     adapter: BaseAdapter = module.from_url(url, opts)
     opts.finish(scheme)
     adapter._bootstrap_on_open = bootstrap
-    return adapter
+    result: Adapter = adapter  # type: ignore[assignment]  # checked in _adapter.py
+    return result

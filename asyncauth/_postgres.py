@@ -19,7 +19,7 @@ from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, DuplicateError
 from ._sql import Statement
 
-__all__ = ["PostgresDriver", "dialect"]
+__all__ = ["PostgresDriver", "dialect", "keep_session_state"]
 
 UTC = timezone.utc
 _timeout: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
@@ -45,6 +45,17 @@ dialect = Dialect(
 )
 
 
+async def keep_session_state(conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that sends nothing.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` on every release: a second round trip per call. asyncauth leaves no session
+    state behind (no LISTEN, cursors, SET or session-level locks; its advisory lock is
+    transaction-scoped), and asyncpg still rolls back an open transaction before calling this.
+    Applications that hand in a pool of their own can pass it as ``reset=`` too.
+    """
+
+
 class PostgresDriver(SqlDriver[asyncpg.Connection]):
     """An asyncpg pool, made here or handed in by the application."""
 
@@ -52,6 +63,8 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     errors: ClassVar[tuple[type[BaseException], ...]] = (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
+        # Client-side failures: a stale statement cache after DDL, a protocol error.
+        asyncpg.InternalClientError,
         OSError,
         asyncio.TimeoutError,
     )
@@ -85,7 +98,7 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
                 # Also bounds what asyncpg sends on its own (BEGIN/COMMIT of transactions).
                 command_timeout=self.timeout,
                 statement_cache_size=100 if self.statement_cache else 0,
-                reset=_keep_session,
+                reset=keep_session_state,
             )
         except (
             asyncpg.PostgresError,
@@ -175,18 +188,6 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         if isinstance(exc, asyncio.TimeoutError):
             return BackendError("PostgreSQL did not answer in time")
         return BackendError(f"PostgreSQL failed: {_describe(exc)}")
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """The pool's reset hook for pools asyncauth makes: nothing to undo.
-
-    asyncpg's default reset sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-    RESET ALL`` on every release, a second round trip per session read. asyncauth leaves no
-    session state behind: no SET, LISTEN, cursor or session-level advisory lock (bootstrap's
-    lock is transaction-scoped), and asyncpg still rolls back an open transaction before
-    calling this hook. A pool handed in by the application keeps its own reset.
-    """
-    del conn
 
 
 def _describe(exc: BaseException) -> str:

@@ -137,6 +137,10 @@ class Adapter(Protocol):
     async def _get_session_record(self, session_token: str) -> SessionRecord | None:
         """The whole session row, expired or not (NextAuth v3 deletes expired ones)."""
 
+    async def _link_account_at(self, account: Account, expires: datetime | None) -> Account:
+        """link_account, with ``access_token_expires`` kept to the millisecond (v3 stores a
+        timestamp where the modern Account carries whole seconds in ``expires_at``)."""
+
     async def _get_verification_token(
         self, identifier: str, token: str
     ) -> VerificationToken | None:

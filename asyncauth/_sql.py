@@ -20,14 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    # importlib.abc.Traversable is deprecated from 3.12 and gone in 3.14.
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 __all__ = [
     "Migration",
@@ -103,7 +110,8 @@ def split_statements(sql: str) -> list[str]:
             out.append(sql[start : m.start()])
             start = m.end()
     out.append(sql[start:])
-    return [s.strip() for s in out if _strip_comments(s).strip()]
+    # Comment lines are documentation for readers; the server need not parse them.
+    return [stripped for s in out if (stripped := _strip_comments(s).strip())]
 
 
 def _strip_comments(sql: str) -> str:
@@ -133,6 +141,10 @@ def _translate(sql: str, style: ParamStyle, where: str) -> tuple[str, tuple[str,
             pos = m.end()
         elif kind == "pct" and style == "format":
             pieces.append(sql[pos : m.end()] + "%")  # a literal % must be doubled for %s style
+            pos = m.end()
+        elif kind == "str" and style == "format" and "%" in m.group():
+            # pymysql formats the whole text, string literals included.
+            pieces.append(sql[pos : m.start()] + m.group().replace("%", "%%"))
             pos = m.end()
         elif kind == "semi":
             raise ConfigurationError(f"{where}: stray ';' inside a statement")

@@ -59,7 +59,7 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     """A pool of aiosqlite connections to one database file (or one in-memory database)."""
 
     dialect: ClassVar[Dialect] = dialect
-    errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, ValueError)
+    errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, sqlite3.Warning, ValueError)
 
     def __init__(self, path: str, *, pool_size: int = 4, timeout: float = 10.0) -> None:
         self.path = path

@@ -86,8 +86,15 @@ async def postgres_database() -> AsyncIterator[str]:
     async def admin() -> asyncpg.Connection:
         try:
             return await asyncpg.connect(admin_url, timeout=5)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            unavailable(f"PostgreSQL is unreachable at {_redact(admin_url)}: {exc!r}")
+        except (
+            OSError,
+            asyncio.TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:
+            problem = exc
+        # Outside the except block, so the report is one line, not a chained traceback.
+        unavailable(f"PostgreSQL is unreachable at {_redact(admin_url)}: {problem!r}")
 
     name = f"asyncauth_test_{uuid.uuid4().hex}"
     connection = await admin()

@@ -361,14 +361,18 @@ async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> B
         if victims:
             for pid in victims:
                 await monitor.execute("SELECT pg_terminate_backend($1)", pid)
+            # The lock is still held: an operation that retries after the kill blocks again.
+            with anyio.move_on_after(10):
+                await finished.wait()
+            if not finished.is_set():
+                problem = "the operation did not end within 10 s of its connection's death"
         elif finished.is_set():
-            problem = (
-                "the operation finished without ever waiting on the locked row"
-                + (f" (it raised {raised[0]!r})" if raised else "")
+            problem = "the operation finished without ever waiting on the locked row" + (
+                f" (it raised {raised[0]!r})" if raised else ""
             )
         else:
             problem = "the operation never blocked on the locked row within 10 s"
-            group.cancel_scope.cancel()
+        group.cancel_scope.cancel()
     if problem is not None:
         raise AssertionError(problem)
     if not raised:

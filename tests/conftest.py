@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import asyncauth
+from asyncauth import Adapter
 from tests._backends import BACKENDS, Backend
 from tests._raw import Raw
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,8 +42,6 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 @asynccontextmanager
 async def _bootstrapped(backend: Backend) -> AsyncIterator[str]:
-    import asyncauth
-
     async with backend.provision() as url:
         await asyncauth.bootstrap(url)
         yield url
@@ -75,8 +69,6 @@ async def fresh_db_url(backend: Backend, db_url: str, anyio_backend: str) -> Asy
 @pytest.fixture
 async def adapter(db_url: str, anyio_backend: str) -> AsyncIterator[Adapter]:
     """A connected adapter on the session database, closed after the test."""
-    import asyncauth
-
     async with asyncauth.connect(db_url) as auth:
         yield auth
 

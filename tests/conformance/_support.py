@@ -9,14 +9,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from asyncauth import Account, Authenticator, User
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
+from asyncauth import Account, Adapter, Authenticator, User
+from tests._raw import Raw
 
 UTC = timezone.utc
 
@@ -60,6 +56,13 @@ def in_past(**delta: float) -> datetime:
 
 def is_utc(value: datetime | None) -> bool:
     return value is not None and value.utcoffset() == timedelta(0)
+
+
+async def stored(raw: Raw, table: str, column: str, **where: object) -> Any:
+    """One column of the single row of ``table`` matching ``where`` (the row must exist)."""
+    row = await raw.one(table, **where)
+    assert row is not None, f"no row of {table} matches {where!r}"
+    return row[column]
 
 
 async def make_user(adapter: Adapter, **fields: Any) -> User:

@@ -10,12 +10,13 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
+import asyncauth
 from asyncauth import (
     Account,
+    Adapter,
     Authenticator,
     NotFoundError,
     Session,
@@ -24,8 +25,8 @@ from asyncauth import (
 )
 from tests._raw import Raw
 from tests.conformance._support import (
-    UTC,
     USER_TABLES,
+    UTC,
     account_for,
     authenticator_for,
     in_future,
@@ -38,11 +39,6 @@ from tests.conformance._support import (
     unique,
     unique_email,
 )
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
 
@@ -83,16 +79,12 @@ async def test_every_contract_method_is_a_coroutine_function(adapter: Adapter) -
     missing = [name for name in CONTRACT_METHODS if not hasattr(adapter, name)]
     assert missing == []
     not_async = [
-        name
-        for name in CONTRACT_METHODS
-        if not inspect.iscoroutinefunction(getattr(adapter, name))
+        name for name in CONTRACT_METHODS if not inspect.iscoroutinefunction(getattr(adapter, name))
     ]
     assert not_async == []
 
 
 async def test_connect_is_awaitable_as_well_as_a_context_manager(db_url: str) -> None:
-    import asyncauth
-
     auth = await asyncauth.connect(db_url)
     try:
         user = await auth.create_user(email=unique_email())
@@ -110,14 +102,19 @@ async def test_create_user_stores_exactly_the_given_fields(adapter: Adapter, raw
     before = now()
 
     user = await adapter.create_user(
-        email=email, name="Ada Lovelace", image="https://example.com/ada.png",
+        email=email,
+        name="Ada Lovelace",
+        image="https://example.com/ada.png",
         email_verified=verified,
     )
 
     assert isinstance(user, User)
     assert isinstance(user.id, str) and user.id
-    assert (user.email, user.name, user.image) == (email, "Ada Lovelace",
-                                                   "https://example.com/ada.png")
+    assert (user.email, user.name, user.image) == (
+        email,
+        "Ada Lovelace",
+        "https://example.com/ada.png",
+    )
     assert user.email_verified == ms(verified) and is_utc(user.email_verified)
     assert await adapter.get_user(user.id) == user
 
@@ -143,7 +140,10 @@ async def test_create_user_leaves_unset_fields_empty(adapter: Adapter, raw: Raw)
     row = await raw.one("users", id=user.id)
     assert row is not None
     assert (row["email"], row["name"], row["image"], row["email_verified"]) == (
-        email, None, None, None,
+        email,
+        None,
+        None,
+        None,
     )
 
 
@@ -235,14 +235,20 @@ async def test_update_user_is_partial(adapter: Adapter, raw: Raw) -> None:
     updated = await adapter.update_user(user.id, name="After")
 
     assert updated == User(
-        id=user.id, name="After", email=user.email, email_verified=ms(verified),
+        id=user.id,
+        name="After",
+        email=user.email,
+        email_verified=ms(verified),
         image="https://example.com/a.png",
     )
     assert await adapter.get_user(user.id) == updated
     row = await raw.one("users", id=user.id)
     assert row is not None
     assert (row["name"], row["email"], row["image"], row["email_verified"]) == (
-        "After", user.email, "https://example.com/a.png", ms(verified),
+        "After",
+        user.email,
+        "https://example.com/a.png",
+        ms(verified),
     )
 
 
@@ -251,9 +257,7 @@ async def test_update_user_can_clear_and_set_several_fields(adapter: Adapter, ra
     email = unique_email()
     verified = in_past(minutes=1)
 
-    updated = await adapter.update_user(
-        user.id, email=email, image=None, email_verified=verified
-    )
+    updated = await adapter.update_user(user.id, email=email, image=None, email_verified=verified)
 
     assert updated == User(
         id=user.id, name="Someone", email=email, email_verified=ms(verified), image=None
@@ -328,9 +332,7 @@ async def test_link_account_stores_every_field(adapter: Adapter, raw: Raw) -> No
     assert row["id_token"] == account.id_token
     assert row["session_state"] == account.session_state
     # Readable by NextAuth v3: its unique key over the pair.
-    assert row["compound_id"] == sha256_hex(
-        f"{account.provider}:{account.provider_account_id}"
-    )
+    assert row["compound_id"] == sha256_hex(f"{account.provider}:{account.provider_account_id}")
 
     stored = await adapter.get_account(account.provider_account_id, account.provider)
     assert stored == account and type(stored.expires_at) is int
@@ -348,7 +350,9 @@ async def test_link_account_with_only_the_required_fields(adapter: Adapter, raw:
     row = await raw.one("accounts", provider_id=account.provider)
     assert row is not None
     assert (row["refresh_token"], row["access_token"], row["access_token_expires"]) == (
-        None, None, None,
+        None,
+        None,
+        None,
     )
 
 
@@ -418,9 +422,7 @@ async def test_verification_token_needs_both_fields(adapter: Adapter, raw: Raw) 
     assert await adapter.use_verification_token(identifier, token) == recreated
 
 
-async def test_an_expired_verification_token_is_still_returned(
-    adapter: Adapter, raw: Raw
-) -> None:
+async def test_an_expired_verification_token_is_still_returned(adapter: Adapter, raw: Raw) -> None:
     identifier = unique_email()
     token = sha256_hex(unique())
     expires = in_past(minutes=5)
@@ -531,10 +533,18 @@ async def test_create_and_get_authenticator(adapter: Adapter, raw: Raw) -> None:
     assert await adapter.get_authenticator(unique("cred-")) is None
     row = await raw.one("authenticators", credential_id=authenticator.credential_id)
     assert row is not None
-    assert {k: row[k] for k in (
-        "user_id", "provider_account_id", "credential_public_key", "counter",
-        "credential_device_type", "credential_backed_up", "transports",
-    )} == {
+    assert {
+        k: row[k]
+        for k in (
+            "user_id",
+            "provider_account_id",
+            "credential_public_key",
+            "counter",
+            "credential_device_type",
+            "credential_backed_up",
+            "transports",
+        )
+    } == {
         "user_id": user.id,
         "provider_account_id": authenticator.provider_account_id,
         "credential_public_key": authenticator.credential_public_key,
@@ -548,7 +558,10 @@ async def test_create_and_get_authenticator(adapter: Adapter, raw: Raw) -> None:
 async def test_authenticator_optional_and_false_fields_round_trip(adapter: Adapter) -> None:
     user = await make_user(adapter)
     authenticator = authenticator_for(
-        user.id, transports=None, credential_backed_up=False, counter=0,
+        user.id,
+        transports=None,
+        credential_backed_up=False,
+        counter=0,
         credential_device_type="singleDevice",
     )
 

@@ -10,11 +10,11 @@ import inspect
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from asyncauth import User
+from asyncauth import Adapter, User
 from asyncauth.nextauth_v3 import NextAuthV3
 from tests._raw import Raw
 from tests.conformance._support import (
@@ -28,11 +28,6 @@ from tests.conformance._support import (
     unique,
     unique_email,
 )
-
-if TYPE_CHECKING:
-    from asyncauth import Adapter
-else:
-    Adapter = Any
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
 
@@ -87,8 +82,12 @@ async def test_v3_create_user_stores_now_for_a_truthy_email_verified(
     before = now()
 
     user = await v3.create_user(
-        {"name": "Ada", "email": email, "image": "https://example.com/a.png",
-         "email_verified": True}
+        {
+            "name": "Ada",
+            "email": email,
+            "image": "https://example.com/a.png",
+            "email_verified": True,
+        }
     )
 
     after = now()
@@ -161,7 +160,11 @@ async def test_v3_get_session_and_its_expiry(v3: NextAuthV3, raw: Raw) -> None:
 
     assert found is not None
     assert (found.id, found.user_id, found.session_token, found.access_token, found.expires) == (
-        session.id, user.id, session.session_token, session.access_token, session.expires,
+        session.id,
+        user.id,
+        session.session_token,
+        session.access_token,
+        session.expires,
     )
     assert await v3.get_session(unique("missing-")) is None
 
@@ -200,19 +203,22 @@ async def test_v3_update_session_inside_update_age(v3: NextAuthV3, raw: Raw) -> 
 
     assert forced is not None
     assert (forced.id, forced.session_token, forced.access_token, forced.user_id) == (
-        session.id, session.session_token, session.access_token, user.id,
+        session.id,
+        session.session_token,
+        session.access_token,
+        user.id,
     )
     assert forced.expires >= session.expires
     row = await raw.one("sessions", session_token=session.session_token)
     assert row is not None
     assert (row["access_token"], row["user_id"], row["expires"]) == (
-        session.access_token, user.id, forced.expires,
+        session.access_token,
+        user.id,
+        forced.expires,
     )
 
 
-async def test_v3_update_session_past_update_age_slides_expires(
-    v3: NextAuthV3, raw: Raw
-) -> None:
+async def test_v3_update_session_past_update_age_slides_expires(v3: NextAuthV3, raw: Raw) -> None:
     user = await _v3_user(v3)
     created = await v3.create_session(user)
     # As if the session was made update_age + a minute ago.
@@ -227,7 +233,9 @@ async def test_v3_update_session_past_update_age_slides_expires(
     after = now()
     assert updated is not None
     assert (updated.session_token, updated.access_token, updated.user_id) == (
-        created.session_token, created.access_token, user.id,
+        created.session_token,
+        created.access_token,
+        user.id,
     )
     max_age = timedelta(seconds=MAX_AGE)
     assert _within(updated.expires, before + max_age, after + max_age)
@@ -251,10 +259,17 @@ async def test_v3_link_account(v3: NextAuthV3, raw: Raw) -> None:
     row = await raw.one("accounts", provider_id=provider_id)
     assert row is not None
     assert row["compound_id"] == sha256_hex(f"{provider_id}:{provider_account_id}")
-    assert {k: row[k] for k in (
-        "user_id", "provider_type", "provider_account_id", "refresh_token", "access_token",
-        "access_token_expires",
-    )} == {
+    assert {
+        k: row[k]
+        for k in (
+            "user_id",
+            "provider_type",
+            "provider_account_id",
+            "refresh_token",
+            "access_token",
+            "access_token_expires",
+        )
+    } == {
         "user_id": user.id,
         "provider_type": "oauth",
         "provider_account_id": provider_account_id,

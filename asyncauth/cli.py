@@ -1,0 +1,159 @@
+"""The ``asyncauth`` command: bootstrap, check, print the DDL, purge expired rows.
+
+Every command that takes a URL defaults to ``$ASYNCAUTH_URL``, else the SQLite file
+``asyncauth.db`` in the current folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import anyio
+
+from . import _connect, bootstrap, check, ddl
+from ._errors import AsyncAuthError
+
+__all__ = ["main"]
+
+DEFAULT_FILE_URL = "sqlite:///asyncauth.db"
+DIALECTS = ("postgres", "sqlite", "mysql", "mssql")
+
+
+def _default_url() -> str:
+    return os.environ.get("ASYNCAUTH_URL", DEFAULT_FILE_URL)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+async def _cmd_bootstrap(args: argparse.Namespace) -> int:
+    applied = await bootstrap(args.url)
+    if applied:
+        _out(f"applied migrations {', '.join(map(str, applied))} to {_safe(args.url)}")
+    else:
+        _out(f"{_safe(args.url)} is up to date")
+    return 0
+
+
+async def _cmd_check(args: argparse.Namespace) -> int:
+    report = await check(args.url)
+    if args.json:
+        _out(json.dumps(report.as_dict(), indent=2))
+    elif report.ok:
+        _out(f"{_safe(args.url)}: schema ok (migrations {report.applied})")
+    else:
+        _out(f"{_safe(args.url)}: {len(report.differences)} difference(s)")
+        for line in report.differences:
+            _out(f"  - {line}")
+    # Non-zero on drift, so a deploy pipeline can stop on it.
+    return 0 if report.ok else 1
+
+
+async def _cmd_sql(args: argparse.Namespace) -> int:
+    _out(ddl(args.dialect))
+    return 0
+
+
+async def _cmd_purge(args: argparse.Namespace) -> int:
+    async with _connect.connect(args.url) as adapter:
+        result = await adapter.purge_expired(batch_size=args.batch_size)
+    _out(
+        f"purged {result.sessions} expired session(s) and "
+        f"{result.verification_tokens} verification token(s)"
+    )
+    return 0
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, fit for printing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        netloc = f"{parts.username}:***@{host}" if parts.username else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and the tests)."""
+    parser = argparse.ArgumentParser(
+        prog="asyncauth",
+        description="Manage an asyncauth (NextAuth-compatible) auth store.",
+        epilog="example: asyncauth bootstrap postgresql://app@db/app",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def url_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "url",
+            nargs="?",
+            default=_default_url(),
+            help="database URL (default: $ASYNCAUTH_URL or sqlite:///asyncauth.db)",
+        )
+
+    p = sub.add_parser(
+        "bootstrap",
+        help="apply missing migrations (idempotent, safe to run from many replicas)",
+        epilog="example: asyncauth bootstrap sqlite:///auth.db",
+    )
+    url_arg(p)
+    p.set_defaults(handler=_cmd_bootstrap)
+
+    p = sub.add_parser(
+        "check",
+        help="compare the live schema with the expected one; exit 1 on drift",
+        epilog="example: asyncauth check --json postgresql://app@db/app",
+    )
+    url_arg(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=_cmd_check)
+
+    p = sub.add_parser(
+        "sql",
+        help="print the full DDL of a dialect, for review",
+        epilog="example: asyncauth sql postgres > schema.sql",
+    )
+    p.add_argument("dialect", choices=DIALECTS)
+    p.set_defaults(handler=_cmd_sql)
+
+    p = sub.add_parser(
+        "purge",
+        help="delete expired sessions and verification tokens in batches",
+        epilog="example: asyncauth purge --batch-size 5000 postgresql://app@db/app",
+    )
+    url_arg(p)
+    p.add_argument("--batch-size", type=int, default=1000, help="rows per batch (default 1000)")
+    p.set_defaults(handler=_cmd_purge)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return anyio.run(handler, args)
+    except AsyncAuthError as exc:
+        _err(f"asyncauth: {type(exc).__name__}: {exc}")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""Pure pieces: validation, models' repr, URL handling, imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import asyncauth
+from asyncauth import (
+    Account,
+    Authenticator,
+    ConfigurationError,
+    Session,
+    ValidationError,
+    VerificationToken,
+)
+from asyncauth import _validate as v
+from asyncauth._schema import family
+
+
+def test_import_loads_no_driver() -> None:
+    code = (
+        "import sys, asyncauth, asyncauth.nextauth_v3, asyncauth.cli\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('aiosqlite','asyncpg','aiomysql','pymysql','aioodbc','pyodbc','pymongo','motor','bson')]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_public_names_are_sorted_and_present() -> None:
+    assert asyncauth.__all__ == sorted(asyncauth.__all__)
+    for name in asyncauth.__all__:
+        assert getattr(asyncauth, name) is not None
+
+
+def test_error_tree() -> None:
+    for cls in (
+        asyncauth.ConfigurationError,
+        asyncauth.SchemaError,
+        asyncauth.DuplicateError,
+        asyncauth.NotFoundError,
+        asyncauth.ValidationError,
+        asyncauth.BackendError,
+    ):
+        assert issubclass(cls, asyncauth.AsyncAuthError)
+        assert cls.__doc__ and cls.__doc__.startswith("Raised when")
+
+
+def test_repr_masks_secrets() -> None:
+    secret = "s3cr3t-token-value-0123456789"
+    shown = " ".join(
+        repr(x)
+        for x in (
+            Session(secret, "1", datetime.now(timezone.utc)),
+            VerificationToken("a@b.c", secret, datetime.now(timezone.utc)),
+            Account(
+                "1", "oauth", "gh", "1", refresh_token=secret, access_token=secret, id_token=secret
+            ),
+            Authenticator("c", "1", "p", secret, 0, "single", False),
+        )
+    )
+    assert secret not in shown
+    assert "s3cr…" in shown
+
+
+def test_moment_converts_and_truncates() -> None:
+    ist = timezone(timedelta(hours=5, minutes=30))
+    value = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=ist)
+    got = v.moment(value, "expires")
+    assert got == value.replace(microsecond=123000)
+    assert got.tzinfo is timezone.utc
+    with pytest.raises(ValidationError, match="expires: must be timezone-aware"):
+        v.moment(datetime(2026, 1, 1), "expires")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "must not be empty"),
+        ("a\x00b", "NUL"),
+        ("\ud800", "lone surrogate"),
+        ("x" * 256, "longer than 255"),
+        (5, "must be a str"),
+    ],
+)
+def test_text_refuses(value: object, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem) as info:
+        v.required_text(value, "email")
+    assert info.value.field == "email"
+
+
+def test_text_accepts_hostile_but_storable() -> None:
+    for value in ("'; DROP TABLE users; --", "\u202eevil", "🙂" * 255, "a" * 255):
+        assert v.required_text(value, "name") == value
+
+
+@pytest.mark.parametrize(
+    ("type_name", "expected"),
+    [
+        ("character varying", "string"),
+        ("varchar(255)", "string"),
+        ("text", "string"),
+        ("integer", "integer"),
+        ("bigint", "integer"),
+        ("timestamp with time zone", "timestamp"),
+        ("datetime", "timestamp"),
+        ("datetime2", "timestamp"),
+        ("boolean", "boolean"),
+        ("tinyint(1)", "boolean"),
+        ("bit", "boolean"),
+    ],
+)
+def test_type_families(type_name: str, expected: str) -> None:
+    assert family(type_name) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "message"),
+    [
+        ("nosuch://x", {}, "unsupported URL scheme"),
+        ("sqlite://host/x.db", {}, "has no host"),
+        ("sqlite:///:memory:", {"pool_sise": 3}, "unknown option"),
+        ("sqlite:///:memory:", {"timeout": -1}, "timeout must be"),
+        ("sqlite:///:memory:", {"pool_size": 0}, "pool_size must be"),
+    ],
+)
+def test_connect_configuration_errors(url: str, options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        asyncauth.connect(url, **options)
+
+
+def test_sqlite_url_paths() -> None:
+    from asyncauth._sqlite_adapter import path_from_url
+
+    assert path_from_url("sqlite:///:memory:") == ":memory:"
+    assert path_from_url("sqlite:///rel/x.db") == "rel/x.db"
+    assert path_from_url("sqlite:////abs/x.db") == "/abs/x.db"
+
+
+def test_every_driver_error_class_is_mapped() -> None:
+    """Each exception class a driver defines is translated (httpx's all-mapped test)."""
+    import sqlite3
+
+    import asyncpg
+
+    from asyncauth import AsyncAuthError
+    from asyncauth._postgres import PostgresDriver
+    from asyncauth._sqlite import SqliteDriver
+
+    for driver, module in ((SqliteDriver, sqlite3), (PostgresDriver, asyncpg.exceptions)):
+        classes = [
+            c
+            for c in vars(module).values()
+            if isinstance(c, type)
+            and issubclass(c, Exception)
+            and not issubclass(c, Warning)
+            and c.__module__.startswith(module.__name__.split(".")[0])
+            and c.__name__ != "PostgresLogMessage"
+        ]
+        assert len(classes) > 5
+        for cls in classes:
+            assert issubclass(cls, driver.errors), f"{cls} is not caught by {driver.__name__}"
+            try:
+                instance = cls("boom")
+            except TypeError:
+                instance = cls.__new__(cls)
+            assert isinstance(driver.map_error(instance), AsyncAuthError)
