@@ -45,7 +45,7 @@ __all__ = [
     "Workload",
     "backend_for",
     "import_cost",
-    "main",
+    "command",
     "markdown_table",
     "run_quick",
     "session_token",
@@ -812,9 +812,18 @@ async def run_quick(
     return QuickResult(backend.name, server, wl, raw, summary, seeded)
 
 
-def main(url: str | None = None, *, progress: bool = True, stream: TextIO | None = None) -> int:
+async def command(
+    url: str | None = None,
+    *,
+    sessions: int = 10_000,
+    rounds: int = 5,
+    duration: float = 0.25,
+    progress: bool = True,
+    stream: TextIO | None = None,
+) -> int:
     """``asyncauth bench [URL]``: run the quick benchmark and print its table."""
-    result = asyncio.run(run_quick(url, progress=progress))
+    workload = Workload(sessions=sessions, rounds=rounds, duration=duration)
+    result = await run_quick(url, workload=workload, progress=progress)
     out = stream if stream is not None else sys.stdout
     out.write(result.table() + "\n")
     out.write(
