@@ -84,6 +84,8 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         self.pool_size = pool_size
         self.timeout = timeout
         self.statement_cache = statement_cache
+        # Callers acquiring or holding one of this driver's connections (see _acquire).
+        self._busy = 0
 
     async def open(self) -> None:
         """Create the pool (when the adapter owns it)."""
@@ -112,14 +114,21 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         if self.pool is None:
             raise BackendError("the PostgreSQL adapter is closed")
+        pool = self.pool
+        self._busy += 1
         try:
-            conn = await self.pool.acquire(timeout=self.timeout)
-        except asyncio.TimeoutError:
-            raise BackendError(f"no PostgreSQL connection free within {self.timeout} s") from None
-        try:
-            yield conn
+            try:
+                conn = await self._acquire(pool)
+            except asyncio.TimeoutError:
+                raise BackendError(
+                    f"no PostgreSQL connection free within {self.timeout} s"
+                ) from None
+            try:
+                yield conn
+            finally:
+                await pool.release(conn)
         finally:
-            await self.pool.release(conn)
+            self._busy -= 1
 
     async def fetch_one(self, query: Any, args: Mapping[str, Any]) -> Row | None:
         # The hot path: one acquire, one fetchrow, no intermediate list.
@@ -130,6 +139,7 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         if pool is None:
             raise BackendError("the PostgreSQL adapter is closed")
         conn = None
+        self._busy += 1
         try:
             conn = await self._acquire(pool)
             # A pool asyncauth made bounds statements with its command_timeout; passing the
@@ -143,26 +153,28 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         except self.errors as exc:
             raise self.map_error(exc) from exc
         finally:
-            if conn is not None:
-                await pool.release(conn)
+            try:
+                if conn is not None:
+                    await pool.release(conn)
+            finally:
+                self._busy -= 1
 
     async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
-        """A pooled connection within the timeout, with no timer when one is free.
+        """A pooled connection within the timeout; the caller has counted itself in ``_busy``.
 
-        ``acquire(timeout=)`` wraps every wait in a task (``asyncio.wait_for``); profiled
-        against the bare pool, that and its timer were the largest cost of a session read
-        after the socket calls. A free connection comes back without suspending, so the
-        deadline is armed by a ``call_soon`` that only runs if the acquire had to wait.
+        Profiled against the bare pool, ``acquire(timeout=)`` (a task per call, through
+        ``asyncio.wait_for``) and then a timer per call were the largest cost of a session
+        read after the socket calls. In a pool this driver made, no more callers than
+        connections means a free one for each: asyncpg hands it over without waiting (a
+        reconnect is bounded by the pool's connect timeout), so no deadline is armed.
         """
-        if _timeout is None:  # Python 3.10
-            return await pool.acquire(timeout=self.timeout)
-        loop = asyncio.get_running_loop()
-        async with _timeout(None) as scope:
-            arm = loop.call_soon(scope.reschedule, loop.time() + self.timeout)
-            try:
-                conn: asyncpg.Connection = await pool.acquire()
-            finally:
-                arm.cancel()
+        if self.owns_pool and self._busy <= self.pool_size:
+            conn: asyncpg.Connection = await pool.acquire()
+        elif _timeout is None:  # Python 3.10
+            conn = await pool.acquire(timeout=self.timeout)
+        else:
+            async with _timeout(self.timeout):
+                conn = await pool.acquire()
         return conn
 
     async def _fetch(
