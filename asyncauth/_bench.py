@@ -343,6 +343,32 @@ class PostgresBench(BenchBackend):
         finally:
             await pool.close()
 
+    @asynccontextmanager
+    async def floor_with_timeout(self, url: str, pool_size: int) -> AsyncIterator[Lookup]:
+        """The floor plus the statement timeout asyncauth must keep (a timer per statement).
+
+        Not a contender for the bar: it shows how much of the gap to the floor is the
+        timeout the contract asks for, rather than the adapter.
+        """
+        import asyncpg
+
+        sql = _statement("postgres", "numeric")
+
+        async def no_reset(conn: asyncpg.Connection) -> None:
+            del conn
+
+        pool = await asyncpg.create_pool(
+            url, min_size=pool_size, max_size=pool_size, reset=no_reset, command_timeout=10.0
+        )
+        try:
+
+            async def lookup(token: str) -> object:
+                return await pool.fetchrow(sql, token, datetime.now(UTC))
+
+            yield lookup
+        finally:
+            await pool.close()
+
     async def describe(self, url: str) -> str:
         import asyncpg
 

@@ -14,7 +14,12 @@ from typing import Any
 from asyncauth import _bench as engine
 
 SQL_BACKENDS = ("sqlite", "postgres", "mysql")
-COLOURS = {"floor": "#4c72b0", "asyncauth": "#55a868", "sqlalchemy_orm": "#c44e52"}
+COLOURS = {
+    "floor": "#4c72b0",
+    "floor_timeout": "#8172b2",
+    "asyncauth": "#55a868",
+    "sqlalchemy_orm": "#c44e52",
+}
 MARKERS = {"sqlite": "o", "postgres": "s", "mysql": "^", "mongodb": "D"}
 LINES = {"sqlite": "-", "postgres": "--", "mysql": ":", "mongodb": "-."}
 
@@ -268,7 +273,9 @@ def write_chart(result: Mapping[str, Any], path: Path) -> None:
                 marker=MARKERS.get(backend, "o"),
                 label=f"{name} / {backend}",
             )
+    levels = sorted({int(c) for d in ran.values() for c in d["main"]["concurrency"]})
     ax_ops.set_xscale("log", base=2)
+    ax_ops.set_xticks(levels, [str(c) for c in levels])
     ax_ops.set_xlabel(f"concurrent callers (pool of {result['spec']['main']['pool_size']})")
     ax_ops.set_ylabel("session reads per second (median over rounds)")
     ax_ops.set_title("Throughput")

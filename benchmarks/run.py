@@ -68,6 +68,11 @@ def contenders_for(backend: engine.BenchBackend, names: list[str]) -> dict[str, 
             out[name] = backend.floor
         elif name == "asyncauth":
             out[name] = engine.asyncauth_contender
+        elif name == "floor_timeout":
+            # Only where the driver has a statement timeout to show (PostgreSQL).
+            extra = getattr(backend, "floor_with_timeout", None)
+            if extra is not None:
+                out[name] = extra
         elif name == "sqlalchemy_orm":
             if backend.name != "mongodb":
                 from benchmarks.orm import orm_contender
