@@ -32,7 +32,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ._connect import connect
 from ._errors import ConfigurationError
@@ -398,11 +398,134 @@ def _statement(dialect: str, style: Any) -> str:
     return stmt.sql
 
 
+class MySqlBench(BenchBackend):
+    """MariaDB / MySQL through aiomysql (the floor: an aiomysql pool, autocommit, UTC)."""
+
+    name = "mysql"
+
+    @asynccontextmanager
+    async def scratch(self, url: str | None) -> AsyncIterator[str]:
+        import aiomysql
+
+        if url is None:
+            raise ConfigurationError("the MySQL benchmark needs a URL")
+        # A database of its own (MySQL's schemas are databases), dropped afterwards.
+        name = f"asyncauth_bench_{uuid.uuid4().hex[:12]}"
+        admin = await aiomysql.connect(**_mysql_kwargs(url), autocommit=True)
+        try:
+            async with admin.cursor() as cur:
+                await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            try:
+                yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+            finally:
+                async with admin.cursor() as cur:
+                    await cur.execute(f"DROP DATABASE `{name}`")
+        finally:
+            admin.close()
+
+    async def seed(self, url: str, start: int, stop: int) -> None:
+        import aiomysql
+
+        expires = _expiry().replace(tzinfo=None)
+        stamp = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+        conn = await aiomysql.connect(**_mysql_kwargs(url), autocommit=False)
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute("SET time_zone = '+00:00'")
+                # executemany on a plain INSERT ... VALUES sends multi-row inserts.
+                await cur.executemany(
+                    "INSERT INTO users (id, name, email, email_verified, image, created_at, "
+                    "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (u, *_user_fields(u)[:2], stamp, _user_fields(u)[2], stamp, stamp)
+                        for u in range(_user_of(start), _user_of(stop - 1) + 1)
+                    ],
+                )
+                for lo in range(start, stop, 20_000):
+                    await cur.executemany(
+                        "INSERT INTO sessions (user_id, expires, session_token, access_token, "
+                        "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                        [
+                            (
+                                _user_of(i),
+                                expires,
+                                session_token(i),
+                                _access_token(i),
+                                stamp,
+                                stamp,
+                            )
+                            for i in range(lo, min(stop, lo + 20_000))
+                        ],
+                    )
+            await conn.commit()
+            async with conn.cursor() as cur:
+                await cur.execute("ANALYZE TABLE users, sessions")
+                await cur.fetchall()
+        finally:
+            conn.close()
+
+    @asynccontextmanager
+    async def floor(self, url: str, pool_size: int) -> AsyncIterator[Lookup]:
+        import aiomysql
+
+        stmt = load_queries("mysql", "format")["get_session_and_user"].single
+        assert stmt is not None
+        sql, names = stmt.sql, stmt.names
+        pool = await aiomysql.create_pool(
+            minsize=pool_size,
+            maxsize=pool_size,
+            autocommit=True,
+            # The statement compares TIMESTAMPs with a naive UTC value, as asyncauth does.
+            init_command="SET time_zone = '+00:00'",
+            **_mysql_kwargs(url),
+        )
+        try:
+
+            async def lookup(token: str) -> object:
+                now = datetime.now(UTC).replace(tzinfo=None)
+                params = tuple(token if n == "session_token" else now for n in names)
+                async with pool.acquire() as conn, conn.cursor() as cur:
+                    await cur.execute(sql, params)
+                    return await cur.fetchone()
+
+            yield lookup
+        finally:
+            pool.close()
+            await pool.wait_closed()
+
+    async def describe(self, url: str) -> str:
+        import aiomysql
+
+        conn = await aiomysql.connect(**_mysql_kwargs(url))
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT VERSION()")
+                row = await cur.fetchone()
+        finally:
+            conn.close()
+        version = str(row[0]) if row else "?"
+        kind = "MariaDB" if "mariadb" in version.lower() else "MySQL"
+        return f"{kind} {version.split('-')[0]}"
+
+
+def _mysql_kwargs(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username) if parts.username else "root",
+        "password": unquote(parts.password) if parts.password else "",
+        "db": unquote(parts.path.lstrip("/")) or "mysql",
+    }
+
+
 #: scheme -> backend; adding a backend is one class and one line here.
 BACKENDS: dict[str, Callable[[], BenchBackend]] = {
     "sqlite": SqliteBench,
     "postgresql": PostgresBench,
     "postgres": PostgresBench,
+    "mysql": MySqlBench,
+    "mariadb": MySqlBench,
 }
 
 

@@ -141,7 +141,10 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         conn = None
         self._busy += 1
         try:
-            conn = await self._acquire(pool)
+            if self.owns_pool and self._busy <= self.pool_size:
+                conn = await pool.acquire()  # _acquire's fast path, one coroutine fewer
+            else:
+                conn = await self._acquire(pool)
             # A pool asyncauth made bounds statements with its command_timeout; passing the
             # same timeout here would arm a second timer per read.
             row: Row | None = await conn.fetchrow(

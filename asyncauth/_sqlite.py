@@ -96,33 +96,37 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
 
     async def _acquire(self) -> aiosqlite.Connection:
         # The pool behaves like asyncpg's (an asyncio.Queue of connections): a free connection
-        # is taken at once; otherwise the caller waits in line, with its timeout as one timer
-        # on the loop. anyio's Semaphore + fail_after cost a cancel scope per wait, which was
-        # half the CPU of a session read under concurrency (see benchmarks/).
+        # is taken at once; otherwise the caller waits in line, with its deadline as one timer
+        # for the whole wait, however often it is woken. anyio's Semaphore + fail_after cost a
+        # cancel scope per wait, half the CPU of a session read under concurrency; a timer per
+        # wake-up was the next largest cost (see benchmarks/).
         if self._idle:
             return self._idle.pop()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        while not self._idle:
-            if self._closed:
-                raise BackendError("the SQLite adapter is closed")
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(waiter)
-            timer = loop.call_at(deadline, _expire, waiter)
-            try:
-                await waiter
-            except asyncio.TimeoutError:
-                raise BackendError(
-                    f"no SQLite connection free within {self.timeout} s (pool of {self.pool_size})"
-                ) from None
-            except asyncio.CancelledError:
-                # Woken and cancelled at once: hand the wake-up on, or a connection idles.
-                if waiter.done() and not waiter.cancelled():
-                    self._wake_one()
-                raise
-            finally:
-                timer.cancel()
-        return self._idle.pop()
+        wait = _Wait()
+        timer = loop.call_at(loop.time() + self.timeout, wait.expire)
+        try:
+            while not self._idle:
+                if self._closed:
+                    raise BackendError("the SQLite adapter is closed")
+                if wait.expired:
+                    raise BackendError(
+                        f"no SQLite connection free within {self.timeout} s "
+                        f"(pool of {self.pool_size})"
+                    )
+                waiter: asyncio.Future[None] = loop.create_future()
+                wait.waiter = waiter
+                self._waiters.append(waiter)
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    # Woken and cancelled at once: hand the wake-up on, or a connection idles.
+                    if waiter.done() and not waiter.cancelled():
+                        self._wake_one()
+                    raise
+            return self._idle.pop()
+        finally:
+            timer.cancel()
 
     def _release(self, conn: aiosqlite.Connection) -> None:
         if self._closed:
@@ -215,9 +219,19 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         return BackendError(f"SQLite connection unusable: {exc}")
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(asyncio.TimeoutError())
+class _Wait:
+    """One caller's wait for a connection: its current wake-up future and its deadline."""
+
+    __slots__ = ("expired", "waiter")
+
+    def __init__(self) -> None:
+        self.waiter: asyncio.Future[None] | None = None
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)  # wakes it to find its deadline passed
 
 
 def _constraint(exc: BaseException) -> str:

@@ -58,7 +58,10 @@ def engine_args(url: str) -> tuple[str, dict[str, Any]]:
         bare = urlunsplit(parts._replace(scheme="postgresql+asyncpg", query=""))
         return bare, {"server_settings": settings} if settings else {}
     if scheme in ("mysql", "mariadb"):
-        return urlunsplit(parts._replace(scheme="mysql+aiomysql")), {}
+        # UTC sessions, as asyncauth's driver sets them (TIMESTAMPs convert by session zone).
+        return urlunsplit(parts._replace(scheme="mysql+aiomysql")), {
+            "init_command": "SET time_zone = '+00:00'"
+        }
     raise ValueError(f"no SQLAlchemy contender for {scheme!r}")
 
 
