@@ -144,6 +144,10 @@ def markdown(result: Mapping[str, Any]) -> str:
         + ", ".join(f"{k} {val}" for k, val in v.items())
         + ".",
         "",
+        f"Measured code: `{result.get('source', {}).get('describe', 'unknown')}`"
+        + (" (with uncommitted changes)" if result.get("source", {}).get("dirty") else "")
+        + ".",
+        "",
         "Contenders alternate (A B C, order rotated every round) in one process on a pool of "
         f"{result['spec']['main']['pool_size']} connections each; every figure is the median "
         "over rounds, ratios are taken round by round and given as median (min–max).",

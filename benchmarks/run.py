@@ -213,6 +213,7 @@ async def run(
         "workload": workload,
         "spec": spec,
         **engine.environment(),
+        "source": source(),
         "backends": {},
     }
     for name in names:
@@ -233,6 +234,23 @@ async def run(
 
     result["bar"] = bar_checks(result)
     return result
+
+
+def source() -> dict[str, Any]:
+    """The commit the run measured (and whether the tree had changes), when run from git."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", *args], cwd=HERE, capture_output=True, text=True, check=False, timeout=10
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "describe": git("log", "-1", "--format=%h %s"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def save(result: Mapping[str, Any], out: Path, *, chart: bool = True) -> list[Path]:
