@@ -132,6 +132,24 @@ def _fmt_ratio(spread: Mapping[str, float]) -> str:
     return f"{spread['median']:.2f} ({spread['min']:.2f}–{spread['max']:.2f})"
 
 
+def _load_text(result: Mapping[str, Any]) -> str:
+    load = result.get("load_average")
+    if not load:
+        return "Load average: not recorded."
+    parts = [f"start {load['start'][0]:.1f}"]
+    parts += [
+        f"after {name} {data['load_average_after'][0]:.1f}"
+        for name, data in result["backends"].items()
+        if "load_average_after" in data
+    ]
+    if "end" in load:
+        parts.append(f"end {load['end'][0]:.1f}")
+    cores = result["machine"]["cores"]
+    return f"1-minute load average on the {cores} cores (other work shares them): " + (
+        ", ".join(parts) + "."
+    )
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     """The whole result as Markdown: the bar, then a table per backend."""
     v = result["versions"]
@@ -143,6 +161,8 @@ def markdown(result: Mapping[str, Any]) -> str:
         f"{m['processor']}, {m['cores']} cores, {m['platform']}; "
         + ", ".join(f"{k} {val}" for k, val in v.items())
         + ".",
+        "",
+        _load_text(result),
         "",
         f"Measured code: `{result.get('source', {}).get('describe', 'unknown')}`"
         + (" (with uncommitted changes)" if result.get("source", {}).get("dirty") else "")

@@ -214,6 +214,8 @@ async def run(
         "spec": spec,
         **engine.environment(),
         "source": source(),
+        # The machine is shared: its load average says how quiet the run was.
+        "load_average": {"start": list(os.getloadavg())},
         "backends": {},
     }
     for name in names:
@@ -229,7 +231,9 @@ async def run(
                 print(f"{name}: not run ({reason})", file=sys.stderr)
             continue
         result["backends"][name] = await run_backend(name, url, spec, quiet)
+        result["backends"][name]["load_average_after"] = list(os.getloadavg())
     result["import"] = engine.import_cost(spec["import_repeats"])
+    result["load_average"]["end"] = list(os.getloadavg())
     from benchmarks.report import bar_checks
 
     result["bar"] = bar_checks(result)
