@@ -311,7 +311,12 @@ def write_chart(result: Mapping[str, Any], path: Path) -> None:
     ax_size.set_ylabel("sequential p50 latency (µs, log)")
     ax_size.set_title("Latency against table size")
     ax_size.legend(fontsize=7)
-    fig.suptitle(f"asyncauth session read, {result['date']} ({result['machine']['cores']} cores)")
+    loads = [v[0] for v in (result.get("load_average") or {}).values() if isinstance(v, list)]
+    loads += [d["load_average_after"][0] for d in ran.values() if "load_average_after" in d]
+    load = f", load average {min(loads):.1f}–{max(loads):.1f}" if loads else ""
+    fig.suptitle(
+        f"asyncauth session read, {result['date']} ({result['machine']['cores']} cores{load})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
