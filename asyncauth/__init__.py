@@ -31,6 +31,8 @@ from ._protocol import Adapter
 from ._schema import SchemaReport
 
 if TYPE_CHECKING:
+    from ._mysql_adapter import MySQLAdapter
+    from ._odbc_adapter import MssqlAdapter, OdbcAdapter
     from ._postgres_adapter import PostgresAdapter
     from ._sqlite_adapter import SqliteAdapter
 
@@ -42,7 +44,10 @@ __all__ = [
     "BackendError",
     "ConfigurationError",
     "DuplicateError",
+    "MssqlAdapter",
+    "MySQLAdapter",
     "NotFoundError",
+    "OdbcAdapter",
     "PostgresAdapter",
     "PurgeResult",
     "SchemaError",
@@ -65,6 +70,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "SqliteAdapter": "asyncauth._sqlite_adapter",
     "PostgresAdapter": "asyncauth._postgres_adapter",
+    "MySQLAdapter": "asyncauth._mysql_adapter",
+    "OdbcAdapter": "asyncauth._odbc_adapter",
+    "MssqlAdapter": "asyncauth._odbc_adapter",
 }
 
 

@@ -83,8 +83,18 @@ class SqlAdapter(BaseAdapter):
 
     # -- row <-> model ----------------------------------------------------------------------
 
-    def _t(self, value: datetime | None) -> Any:
-        return None if value is None else self._time_in(value)
+    def _t(self, value: datetime | None, field: str) -> Any:
+        """A caller's datetime as the driver binds it; refused if the column cannot hold it."""
+        if value is None:
+            return None
+        span = self.dialect.time_range
+        if span is not None and not span[0] <= value <= span[1]:
+            raise ValidationError(
+                field,
+                f"{self.dialect.name} stores instants from {span[0]:%Y-%m-%d %H:%M:%S} to "
+                f"{span[1]:%Y-%m-%d %H:%M:%S} UTC only",
+            )
+        return self._time_in(value)
 
     def _opt_time(self, value: Any) -> datetime | None:
         return None if value is None else self._time_out(value)
@@ -162,7 +172,7 @@ class SqlAdapter(BaseAdapter):
             {
                 "name": f["name"],
                 "email": f["email"],
-                "email_verified": self._t(f["email_verified"]),
+                "email_verified": self._t(f["email_verified"], "email_verified"),
                 "image": f["image"],
                 "now": stamp,
             },
@@ -208,7 +218,7 @@ class SqlAdapter(BaseAdapter):
             args[f"set_{name}"] = name in f
             args[name] = f.get(name)
         args["set_email_verified"] = "email_verified" in f
-        args["email_verified"] = self._t(f.get("email_verified"))
+        args["email_verified"] = self._t(f.get("email_verified"), "email_verified")
         row = await self._one("update_user", args)
         if row is None:
             raise NotFoundError(f"no user {user_id!r}")
@@ -226,15 +236,17 @@ class SqlAdapter(BaseAdapter):
     async def link_account(self, account: Account) -> Account:
         a = self._check_account(account)
         expires = None if a.expires_at is None else datetime.fromtimestamp(a.expires_at, UTC)
-        await self._insert_account(a, expires)
+        await self._insert_account(a, expires, "expires_at")
         return a
 
     async def _link_account_at(self, account: Account, expires: datetime | None) -> Account:
         a = self._check_account(account)
-        await self._insert_account(a, v.optional_moment(expires, "access_token_expires"))
+        field = "access_token_expires"
+        await self._insert_account(a, v.optional_moment(expires, field), field)
         return a
 
-    async def _insert_account(self, a: Account, expires: datetime | None) -> None:
+    async def _insert_account(self, a: Account, expires: datetime | None, field: str) -> None:
+        stored = self._t(expires, field)
         await self.driver.execute(
             self.queries["link_account"],
             {
@@ -245,7 +257,7 @@ class SqlAdapter(BaseAdapter):
                 "provider_account_id": a.provider_account_id,
                 "refresh_token": a.refresh_token,
                 "access_token": a.access_token,
-                "access_token_expires": self._t(expires),
+                "access_token_expires": stored,
                 "token_type": a.token_type,
                 "scope": a.scope,
                 "id_token": a.id_token,
@@ -282,6 +294,7 @@ class SqlAdapter(BaseAdapter):
     ) -> Session:
         key = self._required_user_key(user_id)
         when = v.moment(expires, "expires")
+        stored = self._t(when, "expires")
         token = (
             new_token()
             if session_token is None
@@ -291,7 +304,7 @@ class SqlAdapter(BaseAdapter):
             self.queries["create_session"],
             {
                 "user_id": key,
-                "expires": self._time_in(when),
+                "expires": stored,
                 "session_token": self._session_key(token),
                 # NextAuth v3's sessions carry a second, unique token; v3 apps read it.
                 "access_token": new_token(),
@@ -325,6 +338,7 @@ class SqlAdapter(BaseAdapter):
 
     async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
         when = v.moment(expires, "expires")
+        stored = self._t(when, "expires")
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
@@ -332,7 +346,7 @@ class SqlAdapter(BaseAdapter):
             "update_session",
             {
                 "session_token": self._session_key(token),
-                "expires": self._time_in(when),
+                "expires": stored,
                 "now": self._time_in(now()),
             },
         )
@@ -372,12 +386,13 @@ class SqlAdapter(BaseAdapter):
         ident = v.required_text(identifier, "identifier")
         tok = v.required_text(token, "token")
         when = v.moment(expires, "expires")
+        stored = self._t(when, "expires")
         await self.driver.execute(
             self.queries["create_verification_token"],
             {
                 "identifier": ident,
                 "token": tok,
-                "expires": self._time_in(when),
+                "expires": stored,
                 "now": self._time_in(now()),
             },
         )

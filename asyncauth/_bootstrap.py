@@ -12,13 +12,14 @@ is recorded as applied without being run, and later migrations add what is missi
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._base import now
 from ._errors import BackendError, SchemaError
-from ._schema import LATEST, V1_TABLES, SchemaReport, compare, expected
+from ._schema import LATEST, V1_TABLES, Expected, SchemaReport, compare, expected
 from ._sql import Migration, load_migrations
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from ._driver import Tx
 
 __all__ = ["bootstrap_sql", "check_sql"]
+
+log = logging.getLogger("asyncauth")
 
 # A fixed advisory-lock key, so every asyncauth process contends for the same lock.
 LOCK_KEY = zlib.crc32(b"asyncauth.bootstrap")
@@ -65,10 +68,17 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
     except BackendError:
         rows = None  # no migrations table yet (or unreadable): take the slow path
     if rows is not None and _is_current(rows, migrations):
+        log.debug("bootstrap: %s schema is current", adapter.dialect.name)
         return []
     done: list[int] = []
     async with drv.transaction(exclusive=True) as tx:
-        await tx.fetch_all(q["bootstrap_lock"], {"key": LOCK_KEY})
+        locked = await tx.fetch_all(q["bootstrap_lock"], {"key": LOCK_KEY})
+        # A lock with a wait limit (GET_LOCK, sp_getapplock) reports whether it was granted
+        # in an ``acquired`` column; migrating without it could apply a migration twice.
+        if locked and "acquired" in locked[0] and not locked[0]["acquired"]:
+            raise BackendError(
+                "another process held the bootstrap lock for the whole wait: try again"
+            )
         try:
             await _migrate(adapter, tx, migrations, done)
         finally:
@@ -90,11 +100,13 @@ async def _migrate(
         if await _adopt(adapter, tx):
             first = migrations[0]
             await _record(adapter, tx, first)
+            log.debug("bootstrap: adopted existing NextAuth v3 tables as migration 1")
             applied[first.version] = first.checksum
             done.append(first.version)
     for m in migrations:
         if m.version in applied:
             continue
+        log.debug("bootstrap: applying migration %d (%s)", m.version, m.name)
         for statement in m.statements:
             await tx.execute_ddl(statement)
         await _record(adapter, tx, m)
@@ -120,6 +132,14 @@ async def _adopt(adapter: SqlAdapter, tx: Tx) -> bool:
     present = V1_TABLES & tables
     if not present:
         return False
+    if not adapter.dialect.transactional_ddl:
+        # DDL commits itself here, so asyncauth's own migration 1 may have stopped halfway.
+        # Its statements check what exists, so when the tables present hold migration 1's
+        # columns, running it again completes it; it only ever adds.
+        want = expected(1)
+        if not compare(columns, [], Expected({t: want.tables[t] for t in present}, [], [])):
+            indexes = await tx.fetch_all(adapter.queries["catalog_indexes"], {})
+            return present == V1_TABLES and not compare(columns, indexes, want)
     if present != V1_TABLES:
         raise SchemaError(
             f"found some NextAuth tables ({', '.join(sorted(present))}) but not "

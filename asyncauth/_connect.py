@@ -29,6 +29,10 @@ _SCHEMES: dict[str, tuple[str, str]] = {
     "sqlite": ("asyncauth._sqlite_adapter", "sqlite"),
     "postgresql": ("asyncauth._postgres_adapter", "postgres"),
     "postgres": ("asyncauth._postgres_adapter", "postgres"),
+    "mysql": ("asyncauth._mysql_adapter", "mysql"),
+    "mariadb": ("asyncauth._mysql_adapter", "mysql"),
+    "mssql": ("asyncauth._odbc_adapter", "mssql"),
+    "odbc": ("asyncauth._odbc_adapter", "mssql"),
 }
 
 
@@ -99,7 +103,10 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     url = DEFAULT_URL if url is None else url
     if not isinstance(url, str):
         raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"; the URL itself is not repeated
+        raise ConfigurationError(f"malformed URL: {exc}") from None
     base = scheme.split("+", 1)[0]
     if scheme not in _SCHEMES and base not in _SCHEMES:
         known = ", ".join(sorted(f"{s}://" for s in _SCHEMES))

@@ -8,6 +8,7 @@ picking the result of a multi-statement query and translating errors happen here
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from ._sql import ParamStyle, Query, Statement
 __all__ = ["Dialect", "Row", "SqlDriver", "Tx"]
 
 Row = Mapping[str, Any]
+# Secret-free by construction: only asyncauth's own messages (they name tables, columns and
+# constraints, never bound values) are logged, at DEBUG.
+log = logging.getLogger("asyncauth")
 ConnT = TypeVar("ConnT")
 UTC = timezone.utc
 
@@ -30,7 +34,11 @@ class Dialect:
 
     ``time_in``/``time_out`` convert aware UTC datetimes to and from what the driver binds and
     returns; ``max_id`` is the largest key the id column holds (a larger id cannot exist, so a
-    lookup answers ``None`` without asking).
+    lookup answers ``None`` without asking). ``time_range`` is the span of instants the
+    timestamp columns hold, when narrower than any a caller is likely to pass (MySQL's
+    ``TIMESTAMP`` ends in 2038): a datetime outside it is refused before it is sent.
+    ``transactional_ddl`` is False where DDL commits itself (MySQL), so a migration can stop
+    halfway and its statements must be safe to run again.
     """
 
     name: str
@@ -39,6 +47,8 @@ class Dialect:
     time_out: Callable[[Any], datetime]
     max_id: int = 2**31 - 1
     bool_out: Callable[[Any], bool] = bool
+    time_range: tuple[datetime, datetime] | None = None
+    transactional_ddl: bool = True
 
     def id_in(self, value: str) -> int | None:
         """The integer key for a str id, or None when no row can have it."""
@@ -108,6 +118,12 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
 
     # -- shared logic ----------------------------------------------------------------------
 
+    def translate(self, exc: BaseException) -> AsyncAuthError:
+        """:meth:`map_error`, logged at DEBUG (the message, never the driver's text)."""
+        error = self.map_error(exc)
+        log.debug("%s %s: %s", self.dialect.name, type(error).__name__, error)
+        return error
+
     async def fetch_one(self, query: Query, args: Mapping[str, Any]) -> Row | None:
         """The first row of ``query``, or None."""
         rows = await self.fetch_all(query, args)
@@ -125,7 +141,7 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
 
     async def execute(self, query: Query, args: Mapping[str, Any]) -> int:
         """Run ``query``; the row count of its last statement."""
@@ -142,7 +158,7 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
 
     async def _fetch_many(
         self, conn: ConnT, statements: Sequence[Statement], args: Mapping[str, Any]
@@ -163,7 +179,7 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
 
 
 class _BoundTx(Tx, Generic[ConnT]):

@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from ._driver import Dialect, Row, SqlDriver
-from ._errors import AsyncAuthError, BackendError, DuplicateError
+from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._sql import Statement
 
 __all__ = ["PostgresDriver", "dialect", "keep_session_state"]
@@ -63,7 +64,9 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     errors: ClassVar[tuple[type[BaseException], ...]] = (
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
-        # Client-side failures: a stale statement cache after DDL, a protocol error.
+        # Client-side failures: a stale statement cache after DDL, a protocol error, and
+        # a connection the server dropped mid-operation (seen on restarts: "cannot switch
+        # to state 12; another operation is in progress").
         asyncpg.InternalClientError,
         OSError,
         asyncio.TimeoutError,
@@ -102,6 +105,12 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
                 statement_cache_size=100 if self.statement_cache else 0,
                 reset=keep_session_state,
             )
+        except ValueError as exc:
+            # A malformed URL (bad port, bad option): asyncpg's own ValueError, or its
+            # ClientConfigurationError. The message can quote parts of the URL.
+            raise ConfigurationError(
+                f"invalid PostgreSQL URL: {_without_password(str(exc), self.dsn)}"
+            ) from None
         except (
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
@@ -141,26 +150,35 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         conn = None
         self._busy += 1
         try:
-            if self.owns_pool and self._busy <= self.pool_size:
-                conn = await pool.acquire()  # _acquire's fast path, one coroutine fewer
-            else:
-                conn = await self._acquire(pool)
-            # A pool asyncauth made bounds statements with its command_timeout; passing the
-            # same timeout here would arm a second timer per read.
-            row: Row | None = await conn.fetchrow(
-                stmt.sql, *stmt.bind(args), timeout=None if self.owns_pool else self.timeout
-            )
-            return row
-        except AsyncAuthError:
-            raise
-        except self.errors as exc:
-            raise self.map_error(exc) from exc
-        finally:
             try:
-                if conn is not None:
+                if self.owns_pool and self._busy <= self.pool_size:
+                    conn = await pool.acquire()  # _acquire's fast path, one coroutine fewer
+                else:
+                    conn = await self._acquire(pool)
+            except asyncio.TimeoutError:
+                # Said apart from a slow statement: an exhausted pool is a sizing problem.
+                raise BackendError(
+                    f"no PostgreSQL connection free within {self.timeout} s"
+                ) from None
+            except self.errors as exc:
+                raise self.translate(exc) from exc
+            try:
+                try:
+                    # A pool asyncauth made bounds statements with its command_timeout;
+                    # passing the same timeout here would arm a second timer per read.
+                    row: Row | None = await conn.fetchrow(
+                        stmt.sql,
+                        *stmt.bind(args),
+                        timeout=None if self.owns_pool else self.timeout,
+                    )
+                finally:
+                    # Releasing a connection the server dropped can fail too: map that as well.
                     await pool.release(conn)
-            finally:
-                self._busy -= 1
+            except self.errors as exc:
+                raise self.translate(exc) from exc
+            return row
+        finally:
+            self._busy -= 1
 
     async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
         """A pooled connection within the timeout; the caller has counted itself in ``_busy``.
@@ -212,6 +230,10 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
+        if isinstance(exc, asyncpg.PostgresError) and getattr(exc, "detail", None):
+            # The chained exception prints its DETAIL line in every logged traceback, and for a
+            # unique violation that line quotes the key: a session token, a verification token.
+            exc.detail = "(withheld by asyncauth: it may quote bound values)"
         if isinstance(exc, asyncpg.UniqueViolationError):
             return DuplicateError(f"unique key taken: {exc.constraint_name or 'unknown'}")
         if isinstance(exc, asyncio.TimeoutError):
@@ -223,3 +245,11 @@ def _describe(exc: BaseException) -> str:
     # The server's message names objects, not bound values; DETAIL lines may echo values
     # (a unique violation's "Key (email)=(...)"), so they are left out.
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _without_password(text: str, dsn: str | None) -> str:
+    try:
+        password = urlsplit(dsn or "").password
+    except ValueError:
+        password = None
+    return text.replace(password, "***") if password else text

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["SchemaReport", "compare", "expected", "family"]
+__all__ = ["Expected", "SchemaReport", "compare", "expected", "family"]
 
 S, N, T, B = "string", "integer", "timestamp", "boolean"  # N: whole numbers
 Col = tuple[str, bool]  # (type family, nullable)

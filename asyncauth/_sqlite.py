@@ -9,6 +9,8 @@ every connection to it would be a separate empty database.
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -48,6 +50,36 @@ def _time_out(value: Any) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+class _WithholdParameters(logging.Filter):
+    """aiosqlite logs every call it runs at DEBUG, bound values included ("executing
+    functools.partial(<execute>, 'INSERT INTO sessions ...', (1, ..., '<session token>'))").
+    Those values are tokens here: keep the SQL, drop the values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, functools.partial) for a in record.args
+        ):
+            record.args = tuple(
+                _describe_call(a) if isinstance(a, functools.partial) else a for a in record.args
+            )
+        return True
+
+
+def _describe_call(call: functools.partial[Any]) -> str:
+    name = getattr(call.func, "__name__", "call")
+    sql = call.args[0] if call.args and isinstance(call.args[0], str) else ""
+    return f"{name}({sql!r}, <parameters withheld>)" if sql else f"{name}(...)"
+
+
+def _install_filter() -> None:
+    logger = logging.getLogger("aiosqlite")
+    if not any(isinstance(f, _WithholdParameters) for f in logger.filters):
+        logger.addFilter(_WithholdParameters())
+
+
+_install_filter()
 
 
 dialect = Dialect(
@@ -165,7 +197,7 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.map_error(exc) from exc
+            raise self.translate(exc) from exc
         return rows[0] if rows else None
 
     async def _fetch(

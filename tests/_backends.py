@@ -20,13 +20,18 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 import pytest
 
-from tests._raw import PostgresRaw, Raw, SqliteRaw
+from tests._raw import MssqlRaw, MySQLRaw, PostgresRaw, Raw, SqliteRaw
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+MYSQL_ADMIN_URL = "mysql://root@127.0.0.1:3306/mysql"
+MSSQL_SKIP = (
+    "SQL Server: ASYNCAUTH_MSSQL_URL is not set, so the suite does not run against SQL Server "
+    "(none can be installed on this machine; its T-SQL is only syntax-checked)"
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,153 @@ async def postgres_database() -> AsyncIterator[str]:
             await connection.close()
 
 
+@asynccontextmanager
+async def mysql_database() -> AsyncIterator[str]:
+    try:
+        import aiomysql
+        import pymysql
+    except ImportError:
+        unavailable("aiomysql is not installed (pip install asyncauth[mysql])")
+    from asyncauth._mysql import connect_kwargs
+
+    admin_url = os.environ.get("ASYNCAUTH_MYSQL_ADMIN_URL", MYSQL_ADMIN_URL)
+
+    async def admin_run(statement: str) -> None:
+        try:
+            connection = await aiomysql.connect(**connect_kwargs(admin_url), connect_timeout=5)
+        except (OSError, asyncio.TimeoutError, pymysql.err.MySQLError) as exc:
+            problem = exc
+        else:
+            problem = None
+        if problem is not None:
+            # Outside the except block, so the report is one line, not a chained traceback.
+            unavailable(f"MySQL/MariaDB is unreachable at {_redact(admin_url)}: {problem!r}")
+        try:
+            async with connection.cursor() as cursor:
+                await cursor.execute(statement)
+        finally:
+            connection.close()
+
+    name = f"asyncauth_test_{uuid.uuid4().hex}"
+    await admin_run(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        await admin_run(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+# The ODBC drivers Debian installs (scripts/test installs them); overridable for other systems.
+ODBC_DRIVERS = {
+    "postgres": os.environ.get("ASYNCAUTH_ODBC_PG_DRIVER", "PostgreSQL Unicode"),
+    "mysql": os.environ.get("ASYNCAUTH_ODBC_MYSQL_DRIVER", "MariaDB Unicode"),
+}
+
+
+def odbc_url(dialect: str, native_url: str) -> str:
+    """The ``odbc://`` URL reaching ``native_url``'s database through the dialect's ODBC driver."""
+    parts = urlsplit(native_url)
+    attrs = {
+        "DRIVER": "{" + ODBC_DRIVERS[dialect] + "}",
+        "SERVER": parts.hostname or "127.0.0.1",
+        "PORT": str(parts.port or (5432 if dialect == "postgres" else 3306)),
+        "DATABASE": parts.path.lstrip("/"),
+        "UID": unquote(parts.username or ""),
+    }
+    if parts.password:
+        attrs["PWD"] = "{" + unquote(parts.password).replace("}", "}}") + "}"
+    connection = ";".join(f"{k}={v}" for k, v in attrs.items()) + ";"
+    return f"odbc://?dialect={dialect}&odbc_connect={quote(connection, safe='')}"
+
+
+def native_url(url: str) -> str:
+    """The native URL of the database an ``odbc://`` URL of :func:`odbc_url` reaches."""
+    params = dict(parse_qsl(urlsplit(url).query))
+    dialect = params["dialect"]
+    attrs = dict(part.split("=", 1) for part in params["odbc_connect"].split(";") if "=" in part)
+    scheme = "postgresql" if dialect == "postgres" else "mysql"
+    user = quote(attrs.get("UID", ""), safe="")
+    password = attrs.get("PWD", "")
+    if password:
+        user += ":" + quote(password[1:-1].replace("}}", "}"), safe="")
+    return f"{scheme}://{user}@{attrs['SERVER']}:{attrs['PORT']}/{attrs['DATABASE']}"
+
+
+def _require_odbc_driver(dialect: str) -> None:
+    try:
+        import aioodbc  # noqa: F401
+        import pyodbc
+    except ImportError:
+        unavailable("aioodbc is not installed (pip install asyncauth[mssql])")
+    if ODBC_DRIVERS[dialect] not in pyodbc.drivers():
+        unavailable(
+            f"the ODBC driver {ODBC_DRIVERS[dialect]!r} is not installed "
+            f"(have {pyodbc.drivers()}; scripts/test installs odbc-postgresql and odbc-mariadb)"
+        )
+
+
+@asynccontextmanager
+async def odbc_postgres_database() -> AsyncIterator[str]:
+    _require_odbc_driver("postgres")
+    async with postgres_database() as url:
+        yield odbc_url("postgres", url)
+
+
+@asynccontextmanager
+async def odbc_mysql_database() -> AsyncIterator[str]:
+    _require_odbc_driver("mysql")
+    async with mysql_database() as url:
+        yield odbc_url("mysql", url)
+
+
+@asynccontextmanager
+async def mssql_database() -> AsyncIterator[str]:
+    # No SQL Server can run on this project's machines, so this backend is opt-in everywhere,
+    # CI included: it runs when ASYNCAUTH_MSSQL_URL names a server (and a login that may
+    # create databases), e.g. mssql://sa:pw@host:1433/master?TrustServerCertificate=yes
+    server_url = os.environ.get("ASYNCAUTH_MSSQL_URL")
+    if not server_url:
+        pytest.skip(MSSQL_SKIP)
+    import aioodbc
+    import pyodbc
+
+    from asyncauth._odbc_adapter import mssql_connection_string
+
+    async def admin_run(statement: str) -> None:
+        dsn = mssql_connection_string(server_url)
+        problem: BaseException | None = None
+        try:
+            connection = await aioodbc.connect(dsn=dsn, autocommit=True)
+        except pyodbc.Error as exc:
+            problem = exc
+        if problem is not None:
+            # Outside the except block, so the report is one line, not a chained traceback.
+            unavailable(f"SQL Server is unreachable at {_redact(server_url)}: {problem!r}")
+        try:
+            async with connection.cursor() as cursor:
+                await cursor.execute(statement)
+        finally:
+            await connection.close()
+
+    name = f"asyncauth_test_{uuid.uuid4().hex}"
+    await admin_run(f"CREATE DATABASE [{name}]")
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        await admin_run(
+            f"IF DB_ID(N'{name}') IS NOT NULL BEGIN "
+            f"ALTER DATABASE [{name}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE; "
+            f"DROP DATABASE [{name}] END"
+        )
+
+
+async def _open_native_postgres(url: str) -> Raw:
+    return await PostgresRaw.open(native_url(url))
+
+
+async def _open_native_mysql(url: str) -> Raw:
+    return await MySQLRaw.open(native_url(url))
+
+
 BACKENDS: tuple[Backend, ...] = (
     Backend("sqlite", "sqlite", "runs against SQLite (aiosqlite)", sqlite_database, SqliteRaw.open),
     Backend(
@@ -121,5 +273,42 @@ BACKENDS: tuple[Backend, ...] = (
         "runs against the PostgreSQL server (asyncpg)",
         postgres_database,
         PostgresRaw.open,
+    ),
+    Backend(
+        "mysql",
+        "mysql",
+        "runs against the MariaDB/MySQL server (aiomysql)",
+        mysql_database,
+        MySQLRaw.open,
+    ),
+    Backend(
+        "odbc-postgres",
+        "odbc",
+        "runs over aioodbc against a real server through its ODBC driver",
+        odbc_postgres_database,
+        _open_native_postgres,
+    ),
+    Backend(
+        "odbc-mysql",
+        "odbc",
+        "runs over aioodbc against a real server through its ODBC driver",
+        odbc_mysql_database,
+        _open_native_mysql,
+    ),
+    # SQL Server only where ASYNCAUTH_MSSQL_URL names one (none can run on this project's
+    # machines); tests/test_mssql_sql.py says so in one skipped test otherwise, rather than
+    # every case of the suite skipping on its own line.
+    *(
+        [
+            Backend(
+                "mssql",
+                "mssql",
+                "runs against a real SQL Server (ASYNCAUTH_MSSQL_URL)",
+                mssql_database,
+                MssqlRaw.open,
+            )
+        ]
+        if os.environ.get("ASYNCAUTH_MSSQL_URL")
+        else []
     ),
 )

@@ -378,3 +378,274 @@ async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> B
     if not raised:
         raise AssertionError("the operation completed although its connection was terminated")
     return raised[0]
+
+
+class MySQLRaw(_SqlRaw):
+    """MySQL / MariaDB through a bare aiomysql connection: autocommit, UTC session."""
+
+    def __init__(self, connection: Any, url: str) -> None:
+        self._conn = connection
+        self._url = url
+
+    @staticmethod
+    async def connect(url: str) -> Any:
+        import aiomysql
+
+        from asyncauth._mysql import connect_kwargs
+
+        return await aiomysql.connect(
+            **connect_kwargs(url),
+            charset="utf8mb4",
+            autocommit=True,
+            cursorclass=aiomysql.DictCursor,
+            init_command="SET time_zone = '+00:00'",
+        )
+
+    @classmethod
+    async def open(cls, url: str) -> MySQLRaw:
+        return cls(await cls.connect(url), url)
+
+    async def aclose(self) -> None:
+        self._conn.close()
+
+    def _placeholder(self, index: int) -> str:
+        return "%s"
+
+    def _quote(self, name: str) -> str:
+        return "`" + check_identifier(name) + "`"
+
+    def _to_db(self, column: str, value: object) -> object:
+        if isinstance(value, datetime):
+            if value.utcoffset() is None:
+                raise ValueError("raw helper given a naive datetime")
+            return value.astimezone(UTC).replace(tzinfo=None)
+        if isinstance(value, bool):
+            return int(value)
+        return super()._to_db(column, value)
+
+    def _from_db(self, column: str, value: object) -> object:
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                raise AssertionError(f"{column}: MySQL returned an aware datetime {value!r}")
+            # The session time zone is UTC, so a TIMESTAMP comes back as UTC wall-clock time.
+            return value.replace(tzinfo=UTC)
+        return super()._from_db(column, value)
+
+    async def _fetch(self, statement: str, args: Sequence[object]) -> list[Row]:
+        async with self._conn.cursor() as cursor:
+            await cursor.execute(statement, tuple(args))
+            return [dict(row) for row in await cursor.fetchall()]
+
+    async def _run(self, statement: str, args: Sequence[object]) -> int:
+        async with self._conn.cursor() as cursor:
+            await cursor.execute(statement, tuple(args) if args else None)
+            return int(cursor.rowcount)
+
+    async def tables(self) -> set[str]:
+        found = await self._fetch(
+            "SELECT table_name AS name FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()",
+            (),
+        )
+        return {str(row["name"]) for row in found}
+
+    async def kill_midway(
+        self, table: str, where: Mapping[str, object], operation: Operation
+    ) -> BaseException:
+        # As on PostgreSQL: lock the rows here, let the operation block on them, then KILL
+        # the operation's connection. The server rolls its transaction back.
+        locker = await self.connect(self._url)
+        try:
+            await locker.begin()
+            clause, args = self._where(where, 0)
+            async with locker.cursor() as cursor:
+                await cursor.execute(
+                    f"SELECT 1 FROM {self._quote(table)}{clause} FOR UPDATE", tuple(args)
+                )
+                if not await cursor.fetchall():
+                    raise AssertionError(f"no row of {table} matches {where!r}: nothing to lock")
+            outcome = await _kill_mysql_waiter(self, locker.thread_id(), operation)
+            await locker.rollback()
+        finally:
+            locker.close()
+        return outcome
+
+
+async def _kill_mysql_waiter(raw: MySQLRaw, holder: int, operation: Operation) -> BaseException:
+    """Start ``operation``, wait until one of its statements waits on the rows ``holder``
+    locked, KILL that connection; return what the operation raised."""
+    raised: list[BaseException] = []
+    finished = anyio.Event()
+
+    async def run() -> None:
+        try:
+            await operation()
+        except Exception as exc:
+            raised.append(exc)
+        finally:
+            finished.set()
+
+    problem: str | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        victims: list[int] = []
+        # information_schema.innodb_trx does not reliably list a waiting transaction on
+        # MariaDB, and MySQL 8 moved lock waits to performance_schema: look instead for a
+        # statement on this database that stays in flight (the operation's statements take
+        # milliseconds unless they wait on the rows held here).
+        seen: dict[int, tuple[str, float]] = {}
+        with anyio.move_on_after(10):
+            while not victims and not finished.is_set():
+                found = await raw._fetch(
+                    "SELECT id, info FROM information_schema.processlist "
+                    "WHERE db = DATABASE() AND command IN ('Query', 'Execute') "
+                    "AND info IS NOT NULL AND id <> CONNECTION_ID() AND id <> %s",
+                    (holder,),
+                )
+                clock = anyio.current_time()
+                current = {int(row["id"]): str(row["info"]) for row in found}
+                kept = {t: seen[t] for t in current if t in seen and seen[t][0] == current[t]}
+                seen = {t: kept.get(t, (info, clock)) for t, info in current.items()}
+                victims = [t for t, (_, since) in seen.items() if clock - since >= 0.3]
+                if not victims:
+                    await anyio.sleep(0.02)
+        if victims:
+            for thread in victims:
+                await raw._run("KILL %s", (thread,))
+        elif finished.is_set():
+            problem = "the operation finished without ever waiting on the locked row" + (
+                f" (it raised {raised[0]!r})" if raised else ""
+            )
+        else:
+            problem = "the operation never blocked on the locked row within 10 s"
+            group.cancel_scope.cancel()
+    if problem is not None:
+        raise AssertionError(problem)
+    if not raised:
+        raise AssertionError("the operation completed although its connection was killed")
+    return raised[0]
+
+
+class MssqlRaw(_SqlRaw):
+    """SQL Server through a bare aioodbc connection in autocommit mode (used only when
+    ASYNCAUTH_MSSQL_URL names a server: none can run on this project's machines)."""
+
+    def __init__(self, connection: Any, url: str) -> None:
+        self._conn = connection
+        self._url = url
+
+    @staticmethod
+    async def connect(url: str) -> Any:
+        import aioodbc
+
+        from asyncauth._odbc_adapter import mssql_connection_string
+
+        return await aioodbc.connect(dsn=mssql_connection_string(url), autocommit=True)
+
+    @classmethod
+    async def open(cls, url: str) -> MssqlRaw:
+        return cls(await cls.connect(url), url)
+
+    async def aclose(self) -> None:
+        await self._conn.close()
+
+    def _placeholder(self, index: int) -> str:
+        return "?"
+
+    def _to_db(self, column: str, value: object) -> object:
+        if isinstance(value, datetime):
+            if value.utcoffset() is None:
+                raise ValueError("raw helper given a naive datetime")
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return super()._to_db(column, value)
+
+    def _from_db(self, column: str, value: object) -> object:
+        if isinstance(value, datetime):
+            # datetime2 keeps no zone; asyncauth writes UTC.
+            return value.replace(tzinfo=UTC)
+        return super()._from_db(column, value)
+
+    async def _fetch(self, statement: str, args: Sequence[object]) -> list[Row]:
+        async with self._conn.cursor() as cursor:
+            await cursor.execute(statement, *args)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+
+    async def _run(self, statement: str, args: Sequence[object]) -> int:
+        async with self._conn.cursor() as cursor:
+            await cursor.execute(statement, *args)
+            return int(cursor.rowcount)
+
+    async def tables(self) -> set[str]:
+        found = await self._fetch(
+            "SELECT TABLE_NAME AS name FROM INFORMATION_SCHEMA.TABLES "
+            "WHERE TABLE_TYPE = 'BASE TABLE'",
+            (),
+        )
+        return {str(row["name"]) for row in found}
+
+    async def kill_midway(
+        self, table: str, where: Mapping[str, object], operation: Operation
+    ) -> BaseException:
+        locker = await self.connect(self._url)
+        try:
+            locker.autocommit = False
+            clause, args = self._where(where, 0)
+            # Not ``async with locker.cursor()``: aioodbc commits when that block ends.
+            cursor = await locker.cursor()
+            try:
+                await cursor.execute(
+                    f"SELECT 1 AS x FROM {self._quote(table)} WITH (UPDLOCK, HOLDLOCK){clause}",
+                    *args,
+                )
+                if not await cursor.fetchall():
+                    raise AssertionError(f"no row of {table} matches {where!r}: nothing to lock")
+                await cursor.execute("SELECT @@SPID AS spid")
+                holder = int((await cursor.fetchone())[0])
+            finally:
+                await cursor.close()
+            outcome = await _kill_mssql_waiter(self, holder, operation)
+            await locker.rollback()
+        finally:
+            await locker.close()
+        return outcome
+
+
+async def _kill_mssql_waiter(raw: MssqlRaw, holder: int, operation: Operation) -> BaseException:
+    raised: list[BaseException] = []
+    finished = anyio.Event()
+
+    async def run() -> None:
+        try:
+            await operation()
+        except Exception as exc:
+            raised.append(exc)
+        finally:
+            finished.set()
+
+    problem: str | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(run)
+        victims: list[int] = []
+        with anyio.move_on_after(10):
+            while not victims and not finished.is_set():
+                found = await raw._fetch(
+                    "SELECT session_id FROM sys.dm_exec_requests WHERE blocking_session_id = ?",
+                    (holder,),
+                )
+                victims = [int(row["session_id"]) for row in found]
+                if not victims:
+                    await anyio.sleep(0.005)
+        for spid in victims:
+            await raw._run(f"KILL {int(spid)}", ())
+        if not victims:
+            if finished.is_set():
+                problem = "the operation finished without ever waiting on the locked row"
+            else:
+                problem = "the operation never blocked on the locked row within 10 s"
+                group.cancel_scope.cancel()
+    if problem is not None:
+        raise AssertionError(problem)
+    if not raised:
+        raise AssertionError("the operation completed although its connection was killed")
+    return raised[0]

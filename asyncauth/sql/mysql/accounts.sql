@@ -1,0 +1,32 @@
+-- name: link_account
+-- params: compound_id, user_id, provider_type, provider_id, provider_account_id, refresh_token, access_token, access_token_expires, token_type, scope, id_token, session_state, now
+INSERT INTO accounts (compound_id, user_id, provider_type, provider_id, provider_account_id,
+                      refresh_token, access_token, access_token_expires, token_type, scope,
+                      id_token, session_state, created_at, updated_at)
+VALUES (:compound_id, :user_id, :provider_type, :provider_id, :provider_account_id,
+        :refresh_token, :access_token, :access_token_expires, :token_type, :scope,
+        :id_token, :session_state, :now, :now);
+
+-- name: get_account
+-- params: compound_id, provider_id, provider_account_id
+SELECT user_id, provider_type, provider_id, provider_account_id, refresh_token, access_token,
+       access_token_expires, token_type, scope, id_token, session_state
+FROM accounts
+WHERE compound_id = :compound_id
+  AND CAST(provider_id AS BINARY) = CAST(:provider_id AS BINARY)
+  AND CAST(provider_account_id AS BINARY) = CAST(:provider_account_id AS BINARY);
+
+-- name: unlink_account
+-- params: compound_id, provider_id, provider_account_id
+-- The locking read and the delete share one transaction: what is returned is what is deleted.
+SELECT user_id, provider_type, provider_id, provider_account_id, refresh_token, access_token,
+       access_token_expires, token_type, scope, id_token, session_state
+FROM accounts
+WHERE compound_id = :compound_id
+  AND CAST(provider_id AS BINARY) = CAST(:provider_id AS BINARY)
+  AND CAST(provider_account_id AS BINARY) = CAST(:provider_account_id AS BINARY)
+FOR UPDATE;
+DELETE FROM accounts
+WHERE compound_id = :compound_id
+  AND CAST(provider_id AS BINARY) = CAST(:provider_id AS BINARY)
+  AND CAST(provider_account_id AS BINARY) = CAST(:provider_account_id AS BINARY);

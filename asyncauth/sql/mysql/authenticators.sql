@@ -1,0 +1,32 @@
+-- name: create_authenticator
+-- params: credential_id, user_id, provider_account_id, credential_public_key, counter, credential_device_type, credential_backed_up, transports, now
+INSERT INTO authenticators (credential_id, user_id, provider_account_id, credential_public_key,
+                            counter, credential_device_type, credential_backed_up, transports,
+                            created_at, updated_at)
+VALUES (:credential_id, :user_id, :provider_account_id, :credential_public_key, :counter,
+        :credential_device_type, :credential_backed_up, :transports, :now, :now);
+
+-- name: get_authenticator
+-- params: credential_id
+SELECT credential_id, user_id, provider_account_id, credential_public_key, counter,
+       credential_device_type, credential_backed_up, transports
+FROM authenticators
+WHERE credential_id = :credential_id
+  AND CAST(credential_id AS BINARY) = CAST(:credential_id AS BINARY);
+
+-- name: list_authenticators_by_user_id
+-- params: user_id
+SELECT credential_id, user_id, provider_account_id, credential_public_key, counter,
+       credential_device_type, credential_backed_up, transports
+FROM authenticators WHERE user_id = :user_id ORDER BY id;
+
+-- name: update_authenticator_counter
+-- params: credential_id, counter, now
+UPDATE authenticators SET counter = :counter, updated_at = :now
+WHERE credential_id = :credential_id
+  AND CAST(credential_id AS BINARY) = CAST(:credential_id AS BINARY);
+SELECT credential_id, user_id, provider_account_id, credential_public_key, counter,
+       credential_device_type, credential_backed_up, transports
+FROM authenticators
+WHERE credential_id = :credential_id
+  AND CAST(credential_id AS BINARY) = CAST(:credential_id AS BINARY);

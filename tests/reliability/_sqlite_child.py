@@ -1,0 +1,41 @@
+"""A separate process that the SQLite fault tests kill in the middle of a transaction.
+
+``python -m tests.reliability._sqlite_child MODE DB_PATH MARKER PATTERN [USER_ID]`` opens an
+adapter on ``DB_PATH`` and runs ``bootstrap`` (MODE ``bootstrap``) or ``delete_user(USER_ID)``
+(MODE ``delete_user``). When the connection starts a statement containing ``PATTERN``, the
+trace callback writes ``MARKER`` and blocks forever: the process is then inside the
+transaction, with earlier statements done and uncommitted, and the test SIGKILLs it there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import asyncauth
+
+
+async def main(mode: str, path: str, marker: str, pattern: str, user_id: str = "") -> None:
+    # One connection, so the traced connection is the one that runs the operation.
+    auth = await asyncauth.connect(f"sqlite:///{path}", pool_size=1, timeout=30)
+
+    def trace(statement: str) -> None:
+        if pattern in statement:
+            Path(marker).write_text(statement)
+            while True:  # parked inside the transaction until SIGKILL
+                time.sleep(1)
+
+    for conn in auth.driver._all:
+        await conn.set_trace_callback(trace)
+    if mode == "bootstrap":
+        await auth.bootstrap()
+    else:
+        await auth.delete_user(user_id)
+    # Reaching this line means the pattern never ran: the parent reports it.
+    sys.stdout.write("finished without being parked\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:]))
