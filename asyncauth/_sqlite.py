@@ -105,7 +105,7 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         self._idle: list[aiosqlite.Connection] = []
         self._all: list[aiosqlite.Connection] = []
         # Callers waiting for a connection, woken in order as connections come back.
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[aiosqlite.Connection | None]] = deque()
         self._closed = False
 
     async def open(self) -> None:
@@ -127,51 +127,46 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
             raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
 
     async def _acquire(self) -> aiosqlite.Connection:
-        # The pool behaves like asyncpg's (an asyncio.Queue of connections): a free connection
-        # is taken at once; otherwise the caller waits in line, with its deadline as one timer
-        # for the whole wait, however often it is woken. anyio's Semaphore + fail_after cost a
-        # cancel scope per wait, half the CPU of a session read under concurrency; a timer per
-        # wake-up was the next largest cost (see benchmarks/).
+        # A free connection is taken at once; otherwise the caller waits in line and a
+        # returning connection is handed to the first waiter directly, so a caller that keeps
+        # reading cannot take it again ahead of those waiting (writers would starve). The
+        # deadline is one loop timer per wait: anyio's Semaphore + fail_after cost a cancel
+        # scope per wait, half the CPU of a session read under concurrency (benchmarks/).
         if self._idle:
             return self._idle.pop()
+        if self._closed:
+            raise BackendError("the SQLite adapter is closed")
         loop = asyncio.get_running_loop()
-        wait = _Wait()
-        timer = loop.call_at(loop.time() + self.timeout, wait.expire)
+        waiter: asyncio.Future[aiosqlite.Connection | None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_at(loop.time() + self.timeout, _expire, waiter)
         try:
-            while not self._idle:
-                if self._closed:
-                    raise BackendError("the SQLite adapter is closed")
-                if wait.expired:
-                    raise BackendError(
-                        f"no SQLite connection free within {self.timeout} s "
-                        f"(pool of {self.pool_size})"
-                    )
-                waiter: asyncio.Future[None] = loop.create_future()
-                wait.waiter = waiter
-                self._waiters.append(waiter)
-                try:
-                    await waiter
-                except asyncio.CancelledError:
-                    # Woken and cancelled at once: hand the wake-up on, or a connection idles.
-                    if waiter.done() and not waiter.cancelled():
-                        self._wake_one()
-                    raise
-            return self._idle.pop()
+            conn = await waiter
+        except asyncio.CancelledError:
+            # Handed a connection and cancelled at once: pass it on, or it is lost.
+            handed = waiter.result() if waiter.done() and not waiter.cancelled() else None
+            if handed is not None:
+                self._release(handed)
+            raise
         finally:
             timer.cancel()
+        if conn is None:
+            if self._closed:
+                raise BackendError("the SQLite adapter is closed")
+            raise BackendError(
+                f"no SQLite connection free within {self.timeout} s (pool of {self.pool_size})"
+            )
+        return conn
 
     def _release(self, conn: aiosqlite.Connection) -> None:
         if self._closed:
             return
-        self._idle.append(conn)
-        self._wake_one()
-
-    def _wake_one(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(conn)  # straight to the first in line
                 return
+        self._idle.append(conn)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -233,7 +228,7 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         self._closed = True
         for waiter in self._waiters:
             if not waiter.done():
-                waiter.set_result(None)  # they find the pool closed
+                waiter.set_result(None)  # no connection: they find the pool closed
         self._waiters.clear()
         conns, self._all, self._idle = self._all, [], []
         for conn in conns:
@@ -251,19 +246,9 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         return BackendError(f"SQLite connection unusable: {exc}")
 
 
-class _Wait:
-    """One caller's wait for a connection: its current wake-up future and its deadline."""
-
-    __slots__ = ("expired", "waiter")
-
-    def __init__(self) -> None:
-        self.waiter: asyncio.Future[None] | None = None
-        self.expired = False
-
-    def expire(self) -> None:
-        self.expired = True
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)  # wakes it to find its deadline passed
+def _expire(waiter: asyncio.Future[aiosqlite.Connection | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)  # no connection: the deadline passed
 
 
 def _constraint(exc: BaseException) -> str:
