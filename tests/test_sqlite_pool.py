@@ -95,3 +95,29 @@ async def test_closing_wakes_the_waiters_with_an_error(tmp_path: Path) -> None:
         await asyncio.wait_for(waiter, 2)
     done.set()
     await holder
+
+
+async def test_a_returning_connection_goes_to_the_first_waiter(tmp_path: Path) -> None:
+    # A caller that releases and asks again at once must not overtake one already waiting
+    # (a reader looping on session reads would otherwise starve the writers).
+    driver = await _driver(tmp_path, 1)
+    try:
+        order: list[str] = []
+
+        async def waiter() -> None:
+            conn = await driver._acquire()
+            order.append("waiter")
+            driver._release(conn)
+
+        conn = await driver._acquire()
+        first = asyncio.create_task(waiter())
+        await asyncio.sleep(0.01)
+        driver._release(conn)
+        assert driver._idle == []  # handed straight to the waiter
+        again = await asyncio.wait_for(driver._acquire(), 2)
+        order.append("releaser")
+        driver._release(again)
+        await first
+        assert order == ["waiter", "releaser"]
+    finally:
+        await driver.aclose()
