@@ -7,6 +7,7 @@ the column names the queries select, so every dialect's SQL selects the same nam
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +76,8 @@ class SqlAdapter(BaseAdapter):
         self._to_user: Callable[[Row], User] = (
             self._user_with_extra if self._custom_rows else self._user
         )
+        self._now_ms = -1
+        self._now_value: Any = None
 
     def __repr__(self) -> str:
         return f"<SqlAdapter dialect={self.dialect.name}>"
@@ -383,13 +386,23 @@ class SqlAdapter(BaseAdapter):
         if token is None:
             return None
         row = await self.driver.fetch_one(
-            self._q_hot,
-            {"session_token": self._session_key(token), "now": self._time_in(now())},
+            self._q_hot, {"session_token": self._session_key(token), "now": self._hot_now()}
         )
         if row is None:
             return None
         user = self._to_user(row)
         return Session(token, user.id, self._time_out(row["expires"])), user
+
+    def _hot_now(self) -> Any:
+        # "now" in the dialect's form, made once per millisecond (the precision every backend
+        # keeps): under load many reads share it, and building and formatting a datetime for
+        # each was a quarter of the adapter's own time in a session read (benchmarks/).
+        ms = time.time_ns() // 1_000_000
+        if ms != self._now_ms:
+            moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+            self._now_value = self._time_in(moment)
+            self._now_ms = ms
+        return self._now_value
 
     async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
         when = v.moment(expires, "expires")

@@ -23,6 +23,7 @@ from ._sql import Statement
 __all__ = ["PostgresDriver", "dialect", "keep_session_state"]
 
 UTC = timezone.utc
+_timeout: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
 def _time_out(value: Any) -> datetime:
@@ -86,6 +87,8 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         self.pool_size = pool_size
         self.timeout = timeout
         self.statement_cache = statement_cache
+        # Callers acquiring or holding one of this driver's connections (see _acquire).
+        self._busy = 0
 
     async def open(self) -> None:
         """Create the pool (when the adapter owns it)."""
@@ -97,6 +100,7 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
                 min_size=1,
                 max_size=self.pool_size,
                 timeout=self.timeout,
+                # Also bounds what asyncpg sends on its own (BEGIN/COMMIT of transactions).
                 command_timeout=self.timeout,
                 statement_cache_size=100 if self.statement_cache else 0,
                 reset=keep_session_state,
@@ -119,14 +123,21 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         if self.pool is None:
             raise BackendError("the PostgreSQL adapter is closed")
+        pool = self.pool
+        self._busy += 1
         try:
-            conn = await self.pool.acquire(timeout=self.timeout)
-        except asyncio.TimeoutError:
-            raise BackendError(f"no PostgreSQL connection free within {self.timeout} s") from None
-        try:
-            yield conn
+            try:
+                conn = await self._acquire(pool)
+            except asyncio.TimeoutError:
+                raise BackendError(
+                    f"no PostgreSQL connection free within {self.timeout} s"
+                ) from None
+            try:
+                yield conn
+            finally:
+                await pool.release(conn)
         finally:
-            await self.pool.release(conn)
+            self._busy -= 1
 
     async def fetch_one(self, query: Any, args: Mapping[str, Any]) -> Row | None:
         # The hot path: one acquire, one fetchrow, no intermediate list.
@@ -136,24 +147,56 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         pool = self.pool
         if pool is None:
             raise BackendError("the PostgreSQL adapter is closed")
-        try:
-            conn = await pool.acquire(timeout=self.timeout)
-        except asyncio.TimeoutError:
-            # Said apart from a slow statement: an exhausted pool is a sizing problem.
-            raise BackendError(f"no PostgreSQL connection free within {self.timeout} s") from None
-        except self.errors as exc:
-            raise self.translate(exc) from exc
+        conn = None
+        self._busy += 1
         try:
             try:
-                row: Row | None = await conn.fetchrow(
-                    stmt.sql, *stmt.bind(args), timeout=self.timeout
-                )
-            finally:
-                # Releasing a connection the server dropped can fail too: map that as well.
-                await pool.release(conn)
-        except self.errors as exc:
-            raise self.translate(exc) from exc
-        return row
+                if self.owns_pool and self._busy <= self.pool_size:
+                    conn = await pool.acquire()  # _acquire's fast path, one coroutine fewer
+                else:
+                    conn = await self._acquire(pool)
+            except asyncio.TimeoutError:
+                # Said apart from a slow statement: an exhausted pool is a sizing problem.
+                raise BackendError(
+                    f"no PostgreSQL connection free within {self.timeout} s"
+                ) from None
+            except self.errors as exc:
+                raise self.translate(exc) from exc
+            try:
+                try:
+                    # A pool asyncauth made bounds statements with its command_timeout;
+                    # passing the same timeout here would arm a second timer per read.
+                    row: Row | None = await conn.fetchrow(
+                        stmt.sql,
+                        *stmt.bind(args),
+                        timeout=None if self.owns_pool else self.timeout,
+                    )
+                finally:
+                    # Releasing a connection the server dropped can fail too: map that as well.
+                    await pool.release(conn)
+            except self.errors as exc:
+                raise self.translate(exc) from exc
+            return row
+        finally:
+            self._busy -= 1
+
+    async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        """A pooled connection within the timeout; the caller has counted itself in ``_busy``.
+
+        Profiled against the bare pool, ``acquire(timeout=)`` (a task per call, through
+        ``asyncio.wait_for``) and then a timer per call were the largest cost of a session
+        read after the socket calls. In a pool this driver made, no more callers than
+        connections means a free one for each: asyncpg hands it over without waiting (a
+        reconnect is bounded by the pool's connect timeout), so no deadline is armed.
+        """
+        if self.owns_pool and self._busy <= self.pool_size:
+            conn: asyncpg.Connection = await pool.acquire()
+        elif _timeout is None:  # Python 3.10
+            conn = await pool.acquire(timeout=self.timeout)
+        else:
+            async with _timeout(self.timeout):
+                conn = await pool.acquire()
+        return conn
 
     async def _fetch(
         self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]

@@ -1,4 +1,4 @@
-"""The ``asyncauth`` command: bootstrap, check, print the DDL, purge expired rows.
+"""The ``asyncauth`` command: bootstrap, check, print the DDL, purge expired rows, bench.
 
 Every command that takes a URL defaults to ``$ASYNCAUTH_URL``, else the SQLite file
 ``asyncauth.db`` in the current folder.
@@ -114,6 +114,18 @@ async def _cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _cmd_bench(args: argparse.Namespace) -> int:
+    from ._bench import command
+
+    return await command(
+        args.url,
+        sessions=args.sessions,
+        rounds=args.rounds,
+        duration=args.duration,
+        progress=not args.quiet,
+    )
+
+
 def _safe(url: str) -> str:
     """The URL without its password, fit for printing."""
     from urllib.parse import urlsplit, urlunsplit
@@ -196,6 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1000, help="rows per batch (default 1000)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=_cmd_purge)
+
+    p = sub.add_parser(
+        "bench",
+        help="time the session read against the bare driver on a scratch table (quick)",
+        epilog="example: asyncauth bench postgresql://app@db/app",
+    )
+    p.add_argument(
+        "url",
+        nargs="?",
+        default=None,
+        help="database URL (default: a temporary SQLite file); the run seeds a scratch "
+        "schema (PostgreSQL) or a new file (SQLite) and removes it afterwards",
+    )
+    p.add_argument("--sessions", type=int, default=10_000, help="rows seeded (default 10000)")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    p.add_argument(
+        "--duration", type=float, default=0.25, help="seconds per contender per round (0.25)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_bench)
     return parser
 
 

@@ -1,0 +1,95 @@
+"""The benchmark harness works (seconds long; its figures are not judged here).
+
+CI runs only this smoke, never the timed run: it proves that every contender, the table-size
+sweep, the bootstrap and import costs, the bar's checks and the JSON / Markdown / PNG outputs
+still work on each backend the harness knows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from asyncauth import cli
+from benchmarks.report import markdown
+from benchmarks.run import SERVERS, load_workload, run, save
+from tests._backends import Backend
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_harness_records_every_figure(
+    backend: Backend, db_url: str, tmp_path: Path
+) -> None:
+    if backend.name not in SERVERS:
+        pytest.skip(f"the benchmark harness has no entry for {backend.name}")
+    # SQLite: the harness makes its own temporary files; servers: scratch areas on db_url's.
+    url = None if backend.name == "sqlite" else db_url
+    result = await run("smoke", [backend.name], urls={backend.name: url}, quiet=True, require=True)
+    spec = load_workload("smoke")
+    main = spec["main"]
+    data = result["backends"][backend.name]
+    assert data["status"] == "ran"
+    assert {"floor", "asyncauth", "sqlalchemy_orm"} <= set(data["contenders"])
+    for name in data["contenders"]:
+        rounds = data["main"]["sequential"][name]
+        assert len(rounds) == main["rounds"]
+        assert all(r["p50_us"] > 0 and r["p99_us"] >= r["p50_us"] for r in rounds)
+        for level in main["concurrency"]:
+            per = data["main"]["concurrency"][str(level)][name]
+            assert len(per) == main["rounds"] and all(r["ops_s"] > 0 for r in per)
+    assert sorted(data["sizes"], key=int) == [str(s) for s in spec["sizes"]]
+    assert set(data["seed_seconds"]) == {str(s) for s in spec["sizes"]}
+    assert len(data["bootstrap"]["first_ms"]) == spec["bootstrap_repeats"]
+    summary = data["summary"]
+    assert set(summary["concurrency"]) == {str(c) for c in main["concurrency"]}
+    assert "ratio_p50" in summary["sequential"]
+    # What the README quotes: machine, versions, date, and a verdict for each claim.
+    assert result["machine"]["cores"] and result["versions"]["python"] and result["date"]
+    assert result["import"]["drivers_imported"] == []
+    claims = {(c["backend"], c["claim"]) for c in result["bar"]}
+    assert (backend.name, "sequential p50 latency vs floor <= 1.15x") in claims
+    assert ("-", "import asyncauth < 50 ms") in claims
+    if backend.name == "postgres":
+        assert any("SQLAlchemy ORM" in claim for _, claim in claims)
+        assert ("postgres", "bootstrap on an up-to-date database < 5 ms") in claims
+
+    paths = save(result, tmp_path)
+    assert json.loads(paths[0].read_text(encoding="utf-8"))["backends"][backend.name]["main"]
+    assert f"## {backend.name}" in paths[1].read_text(encoding="utf-8")
+    assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_backend_that_cannot_run_is_reported_not_hidden() -> None:
+    result = await run("smoke", ["mongodb"], urls={"mongodb": "mongodb://127.0.0.1:1/"}, quiet=True)
+    entry = result["backends"]["mongodb"]
+    assert entry["status"] == "not run" and entry["reason"]
+    assert "Not run:" in markdown(result)
+
+
+def test_the_bench_command_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    status = cli.main(
+        ["bench", "--sessions", "100", "--rounds", "1", "--duration", "0.01", "--quiet"]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "| sqlite | measure | floor | asyncauth |" in out
+    for level in (1, 16, 64, 256):
+        assert f"| | concurrency {level} |" in out
+
+
+def test_the_bench_command_never_writes_into_an_existing_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE keep (x)")
+    status = cli.main(["bench", f"sqlite:///{path}", "--quiet"])
+    assert status == 2
+    assert "does not exist yet" in capsys.readouterr().err
+    with sqlite3.connect(path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"keep"}
