@@ -108,6 +108,8 @@ def test_check_exits_non_zero_on_drift(tmp_path: Path, cli: Callable[..., Ran]) 
 
 @pytest.mark.anyio
 async def test_check_on_a_drifted_database(backend: Backend, fresh_db_url: str) -> None:
+    if backend.name.startswith("mongodb"):
+        pytest.skip("the drift here is SQL DDL; MongoDB's check is tested in tests/test_mongo.py")
     # MySQL and SQL Server name the table of the index they drop; the others refuse it.
     plain = backend.name.removeprefix("odbc-") in ("sqlite", "postgres")
     on_table = "" if plain else " ON sessions"
