@@ -46,20 +46,28 @@ REQUIRED = frozenset({"sqlite", "postgres"})
 _DROPPED: set[str] = set()
 
 
+def _backend_of(item: pytest.Item) -> Backend | None:
+    """The backend a test runs on, whatever its fixture is called (backend, server_backend)."""
+    spec = getattr(item, "callspec", None)
+    if spec is None:
+        return None
+    found = [v for v in spec.params.values() if isinstance(v, Backend)]
+    return found[0] if found else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("ASYNCAUTH_RELIABILITY_ALL") == "1":
         return
     here = Path(__file__).parent
     kept, dropped = [], []
     for item in items:
-        spec = getattr(item, "callspec", None)
-        name = getattr(spec.params.get("backend"), "name", None) if spec else None
+        backend = _backend_of(item)
         inside = here in Path(str(item.fspath)).parents
-        (dropped if inside and name is not None and name not in REQUIRED else kept).append(item)
+        if inside and backend is not None and backend.name not in REQUIRED:
+            dropped.append(item)
+            _DROPPED.add(backend.name)
+        else:
+            kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-        _DROPPED.update(
-            item.callspec.params["backend"].name
-            for item in dropped  # type: ignore[attr-defined]
-        )
