@@ -42,6 +42,7 @@ README = ROOT / "README.md"
 SERVERS = {
     "ASYNCAUTH_PG_URL": ("postgres_database", "postgres"),
     "ASYNCAUTH_MYSQL_URL": ("mysql_database", "mysql"),
+    "ASYNCAUTH_MONGO_URL": ("secantus_database", "mongodb"),
 }
 _FENCE = re.compile(r"^```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
