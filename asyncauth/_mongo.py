@@ -27,7 +27,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timezone
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import bson.errors
@@ -358,9 +358,17 @@ class MongoAdapter(BaseAdapter):
         name: str | None = None,
         image: str | None = None,
         email_verified: datetime | None = None,
+        **extra: Any,
     ) -> User:
+        """Create a user. Custom model fields are SQL-only: any ``extra`` is refused."""
         f = self._check_user_fields(
-            {"email": email, "name": name, "image": image, "email_verified": email_verified}
+            {
+                "email": email,
+                "name": name,
+                "image": image,
+                "email_verified": email_verified,
+                **extra,
+            }
         )
         stamp = now()
         doc = _present(
@@ -989,3 +997,10 @@ def from_url(url: str, options: Options) -> MongoAdapter:
         ttl_indexes=ttl,
         transactions=transactions,
     )
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the MongoDB adapter satisfies the public protocol.
+    from ._protocol import Adapter
+
+    _conforms: type[Adapter] = MongoAdapter

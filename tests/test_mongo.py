@@ -299,6 +299,15 @@ async def test_ids_are_object_id_strings(auth: MongoAdapter) -> None:
     assert await auth.get_user(str(ObjectId())) is None
 
 
+async def test_a_custom_model_field_is_refused_by_name(auth: MongoAdapter, raw: MongoRaw) -> None:
+    # Custom model columns are SQL migrations; MongoDB refuses them like any unknown field.
+    before = await raw.count("users")
+    with pytest.raises(asyncauth.ValidationError) as info:
+        await auth.create_user(email="custom-field@example.com", phone="+44 20 7946 0000")
+    assert info.value.field == "phone"
+    assert await raw.count("users") == before
+
+
 # -- bootstrap and check -------------------------------------------------------------------
 
 
