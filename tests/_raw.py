@@ -329,10 +329,18 @@ class PostgresRaw(_SqlRaw):
         return outcome
 
 
-async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> BaseException:
-    """Start ``operation``, wait until a backend blocks on ``holder_pid``'s lock, terminate it.
+async def _kill_blocked(
+    operation: Operation,
+    find_victims: Callable[[], Awaitable[list[int]]],
+    kill: Callable[[int], Awaitable[object]],
+    *,
+    poll: float = 0.005,
+) -> BaseException:
+    """Start ``operation``, wait until ``find_victims`` names the connection it blocks on,
+    ``kill`` it, and return what the operation raised.
 
-    ``monitor`` polls outside any transaction: pg_stat_activity is a per-transaction snapshot.
+    Fails the test if the operation never blocks, finishes without blocking, outlives its
+    connection by 10 s, or completes although its connection was killed.
     """
     raised: list[BaseException] = []
     finished = anyio.Event()
@@ -351,16 +359,12 @@ async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> B
         victims: list[int] = []
         with anyio.move_on_after(10):
             while not victims and not finished.is_set():
-                found = await monitor.fetch(
-                    "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                    holder_pid,
-                )
-                victims = [int(row["pid"]) for row in found]
+                victims = await find_victims()
                 if not victims:
-                    await anyio.sleep(0.005)
+                    await anyio.sleep(poll)
         if victims:
-            for pid in victims:
-                await monitor.execute("SELECT pg_terminate_backend($1)", pid)
+            for victim in victims:
+                await kill(victim)
             # The lock is still held: an operation that retries after the kill blocks again.
             with anyio.move_on_after(10):
                 await finished.wait()
@@ -376,8 +380,26 @@ async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> B
     if problem is not None:
         raise AssertionError(problem)
     if not raised:
-        raise AssertionError("the operation completed although its connection was terminated")
+        raise AssertionError("the operation completed although its connection was killed")
     return raised[0]
+
+
+async def _kill_waiter(monitor: Any, holder_pid: int, operation: Operation) -> BaseException:
+    """PostgreSQL: terminate the backend that waits on ``holder_pid``'s lock.
+
+    ``monitor`` polls outside any transaction: pg_stat_activity is a per-transaction snapshot.
+    """
+
+    async def find() -> list[int]:
+        found = await monitor.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder_pid
+        )
+        return [int(row["pid"]) for row in found]
+
+    async def kill(pid: int) -> None:
+        await monitor.execute("SELECT pg_terminate_backend($1)", pid)
+
+    return await _kill_blocked(operation, find, kill)
 
 
 class MySQLRaw(_SqlRaw):
@@ -472,58 +494,31 @@ class MySQLRaw(_SqlRaw):
 
 
 async def _kill_mysql_waiter(raw: MySQLRaw, holder: int, operation: Operation) -> BaseException:
-    """Start ``operation``, wait until one of its statements waits on the rows ``holder``
-    locked, KILL that connection; return what the operation raised."""
-    raised: list[BaseException] = []
-    finished = anyio.Event()
+    """MySQL/MariaDB: KILL the connection whose statement waits on the rows ``holder`` locked."""
+    # information_schema.innodb_trx does not reliably list a waiting transaction on
+    # MariaDB, and MySQL 8 moved lock waits to performance_schema: look instead for a
+    # statement on this database that stays in flight (the operation's statements take
+    # milliseconds unless they wait on the rows held here).
+    seen: dict[int, tuple[str, float]] = {}
 
-    async def run() -> None:
-        try:
-            await operation()
-        except Exception as exc:
-            raised.append(exc)
-        finally:
-            finished.set()
+    async def find() -> list[int]:
+        nonlocal seen
+        found = await raw._fetch(
+            "SELECT id, info FROM information_schema.processlist "
+            "WHERE db = DATABASE() AND command IN ('Query', 'Execute') "
+            "AND info IS NOT NULL AND id <> CONNECTION_ID() AND id <> %s",
+            (holder,),
+        )
+        clock = anyio.current_time()
+        current = {int(row["id"]): str(row["info"]) for row in found}
+        kept = {t: seen[t] for t in current if t in seen and seen[t][0] == current[t]}
+        seen = {t: kept.get(t, (info, clock)) for t, info in current.items()}
+        return [t for t, (_, since) in seen.items() if clock - since >= 0.3]
 
-    problem: str | None = None
-    async with anyio.create_task_group() as group:
-        group.start_soon(run)
-        victims: list[int] = []
-        # information_schema.innodb_trx does not reliably list a waiting transaction on
-        # MariaDB, and MySQL 8 moved lock waits to performance_schema: look instead for a
-        # statement on this database that stays in flight (the operation's statements take
-        # milliseconds unless they wait on the rows held here).
-        seen: dict[int, tuple[str, float]] = {}
-        with anyio.move_on_after(10):
-            while not victims and not finished.is_set():
-                found = await raw._fetch(
-                    "SELECT id, info FROM information_schema.processlist "
-                    "WHERE db = DATABASE() AND command IN ('Query', 'Execute') "
-                    "AND info IS NOT NULL AND id <> CONNECTION_ID() AND id <> %s",
-                    (holder,),
-                )
-                clock = anyio.current_time()
-                current = {int(row["id"]): str(row["info"]) for row in found}
-                kept = {t: seen[t] for t in current if t in seen and seen[t][0] == current[t]}
-                seen = {t: kept.get(t, (info, clock)) for t, info in current.items()}
-                victims = [t for t, (_, since) in seen.items() if clock - since >= 0.3]
-                if not victims:
-                    await anyio.sleep(0.02)
-        if victims:
-            for thread in victims:
-                await raw._run("KILL %s", (thread,))
-        elif finished.is_set():
-            problem = "the operation finished without ever waiting on the locked row" + (
-                f" (it raised {raised[0]!r})" if raised else ""
-            )
-        else:
-            problem = "the operation never blocked on the locked row within 10 s"
-            group.cancel_scope.cancel()
-    if problem is not None:
-        raise AssertionError(problem)
-    if not raised:
-        raise AssertionError("the operation completed although its connection was killed")
-    return raised[0]
+    async def kill(thread: int) -> None:
+        await raw._run("KILL %s", (thread,))
+
+    return await _kill_blocked(operation, find, kill, poll=0.02)
 
 
 class MssqlRaw(_SqlRaw):
@@ -612,43 +607,19 @@ class MssqlRaw(_SqlRaw):
 
 
 async def _kill_mssql_waiter(raw: MssqlRaw, holder: int, operation: Operation) -> BaseException:
-    raised: list[BaseException] = []
-    finished = anyio.Event()
+    """SQL Server: KILL the session blocked by ``holder``."""
 
-    async def run() -> None:
-        try:
-            await operation()
-        except Exception as exc:
-            raised.append(exc)
-        finally:
-            finished.set()
+    async def find() -> list[int]:
+        found = await raw._fetch(
+            "SELECT session_id FROM sys.dm_exec_requests WHERE blocking_session_id = ?",
+            (holder,),
+        )
+        return [int(row["session_id"]) for row in found]
 
-    problem: str | None = None
-    async with anyio.create_task_group() as group:
-        group.start_soon(run)
-        victims: list[int] = []
-        with anyio.move_on_after(10):
-            while not victims and not finished.is_set():
-                found = await raw._fetch(
-                    "SELECT session_id FROM sys.dm_exec_requests WHERE blocking_session_id = ?",
-                    (holder,),
-                )
-                victims = [int(row["session_id"]) for row in found]
-                if not victims:
-                    await anyio.sleep(0.005)
-        for spid in victims:
-            await raw._run(f"KILL {int(spid)}", ())
-        if not victims:
-            if finished.is_set():
-                problem = "the operation finished without ever waiting on the locked row"
-            else:
-                problem = "the operation never blocked on the locked row within 10 s"
-                group.cancel_scope.cancel()
-    if problem is not None:
-        raise AssertionError(problem)
-    if not raised:
-        raise AssertionError("the operation completed although its connection was killed")
-    return raised[0]
+    async def kill(spid: int) -> None:
+        await raw._run(f"KILL {int(spid)}", ())
+
+    return await _kill_blocked(operation, find, kill)
 
 
 # MongoDB ---------------------------------------------------------------------------------
