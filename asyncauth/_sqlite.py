@@ -8,11 +8,9 @@ every connection to it would be a separate empty database.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import sqlite3
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -23,6 +21,7 @@ import anyio
 
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, DuplicateError
+from ._pool import FairPool
 from ._sql import Statement
 
 __all__ = ["SqliteDriver", "dialect"]
@@ -102,93 +101,55 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         self.memory = path == ":memory:" or path.startswith("file::memory:")
         self.pool_size = 1 if self.memory else max(1, pool_size)
         self.timeout = timeout
-        self._idle: list[aiosqlite.Connection] = []
-        self._all: list[aiosqlite.Connection] = []
-        # Callers waiting for a connection, woken in order as connections come back.
-        self._waiters: deque[asyncio.Future[aiosqlite.Connection | None]] = deque()
-        self._closed = False
+        # Fair (first come, first served): a caller that keeps reading cannot take a returning
+        # connection ahead of those waiting, which would starve writers.
+        self.pool: FairPool[aiosqlite.Connection] = FairPool(
+            "SQLite", self._connect, size=self.pool_size, timeout=timeout, discard=_close
+        )
 
     async def open(self) -> None:
         """Open every connection of the pool and set the pragmas."""
         try:
-            for _ in range(self.pool_size):
-                conn = await aiosqlite.connect(self.path, isolation_level=None)
-                conn.row_factory = sqlite3.Row
-                self._all.append(conn)
-                await conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-                if not self.memory:
-                    await conn.execute("PRAGMA journal_mode = WAL")
-                    # NORMAL is durable across application crashes in WAL mode and saves an
-                    # fsync per commit.
-                    await conn.execute("PRAGMA synchronous = NORMAL")
-                self._idle.append(conn)
+            await self.pool.fill(self.pool_size)
         except (sqlite3.Error, OSError) as exc:
             await self.aclose()
             raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
 
-    async def _acquire(self) -> aiosqlite.Connection:
-        # A free connection is taken at once; otherwise the caller waits in line and a
-        # returning connection is handed to the first waiter directly, so a caller that keeps
-        # reading cannot take it again ahead of those waiting (writers would starve). The
-        # deadline is one loop timer per wait: anyio's Semaphore + fail_after cost a cancel
-        # scope per wait, half the CPU of a session read under concurrency (benchmarks/).
-        if self._idle:
-            return self._idle.pop()
-        if self._closed:
-            raise BackendError("the SQLite adapter is closed")
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[aiosqlite.Connection | None] = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_at(loop.time() + self.timeout, _expire, waiter)
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
-            conn = await waiter
-        except asyncio.CancelledError:
-            # Handed a connection and cancelled at once: pass it on, or it is lost.
-            handed = waiter.result() if waiter.done() and not waiter.cancelled() else None
-            if handed is not None:
-                self._release(handed)
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if not self.memory:
+                await conn.execute("PRAGMA journal_mode = WAL")
+                # NORMAL is durable across application crashes in WAL mode and saves an
+                # fsync per commit.
+                await conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            await _close(conn)
             raise
-        finally:
-            timer.cancel()
-        if conn is None:
-            if self._closed:
-                raise BackendError("the SQLite adapter is closed")
-            raise BackendError(
-                f"no SQLite connection free within {self.timeout} s (pool of {self.pool_size})"
-            )
         return conn
-
-    def _release(self, conn: aiosqlite.Connection) -> None:
-        if self._closed:
-            return
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)  # straight to the first in line
-                return
-        self._idle.append(conn)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
-        if self._closed:
-            raise BackendError("the SQLite adapter is closed")
-        conn = await self._acquire()
+        conn = await self.pool.acquire()
         try:
             yield conn
         finally:
-            self._release(conn)
+            self.pool.release(conn)
 
     async def fetch_one(self, query: Any, args: Mapping[str, Any]) -> Row | None:
         # The hot path without the generic context managers: acquire, one fetch, release.
         stmt = query.single
-        if stmt is None or self._closed:
+        if stmt is None:
             return await super().fetch_one(query, args)
+        pool = self.pool
         try:
-            conn = await self._acquire()
+            conn = await pool.acquire()
             try:
                 rows: list[Row] = await conn.execute_fetchall(stmt.sql, stmt.bind(args))  # type: ignore[assignment]
             finally:
-                self._release(conn)
+                pool.release(conn)
         except AsyncAuthError:
             raise
         except self.errors as exc:
@@ -225,17 +186,7 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         await conn.commit()
 
     async def aclose(self) -> None:
-        self._closed = True
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)  # no connection: they find the pool closed
-        self._waiters.clear()
-        conns, self._all, self._idle = self._all, [], []
-        for conn in conns:
-            try:
-                await conn.close()
-            except (sqlite3.Error, ValueError):
-                pass  # closing a broken connection: nothing more to save
+        await self.pool.aclose()
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
@@ -246,9 +197,11 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         return BackendError(f"SQLite connection unusable: {exc}")
 
 
-def _expire(waiter: asyncio.Future[aiosqlite.Connection | None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)  # no connection: the deadline passed
+async def _close(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.close()
+    except (sqlite3.Error, ValueError):
+        pass  # closing a broken connection: nothing more to save
 
 
 def _constraint(exc: BaseException) -> str:

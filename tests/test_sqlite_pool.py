@@ -59,11 +59,11 @@ async def test_a_waiter_woken_and_cancelled_passes_the_connection_on(tmp_path: P
             async with driver.connection():
                 return "got it"
 
-        conn = await driver._acquire()
+        conn = await driver.pool.acquire()
         cancelled = asyncio.create_task(use())
         waiting = asyncio.create_task(use())
         await asyncio.sleep(0.01)
-        driver._release(conn)  # wakes `cancelled`, the first in line...
+        driver.pool.release(conn)  # wakes `cancelled`, the first in line...
         cancelled.cancel()  # ...which is cancelled before it runs: `waiting` must get it
         assert await asyncio.wait_for(waiting, 2) == "got it"
         with pytest.raises(asyncio.CancelledError):
@@ -105,18 +105,18 @@ async def test_a_returning_connection_goes_to_the_first_waiter(tmp_path: Path) -
         order: list[str] = []
 
         async def waiter() -> None:
-            conn = await driver._acquire()
+            conn = await driver.pool.acquire()
             order.append("waiter")
-            driver._release(conn)
+            driver.pool.release(conn)
 
-        conn = await driver._acquire()
+        conn = await driver.pool.acquire()
         first = asyncio.create_task(waiter())
         await asyncio.sleep(0.01)
-        driver._release(conn)
-        assert driver._idle == []  # handed straight to the waiter
-        again = await asyncio.wait_for(driver._acquire(), 2)
+        driver.pool.release(conn)
+        assert driver.pool.idle == 0  # handed straight to the waiter
+        again = await asyncio.wait_for(driver.pool.acquire(), 2)
         order.append("releaser")
-        driver._release(again)
+        driver.pool.release(again)
         await first
         assert order == ["waiter", "releaser"]
     finally:
