@@ -30,7 +30,8 @@ import pymysql
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
-from ._sql import Statement
+from ._pool import FairPool
+from ._sql import Query, Statement
 
 __all__ = ["ALREADY_DONE", "SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
 
@@ -131,43 +132,50 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         if pool is None and connect is None:
             raise ConfigurationError("MySQLDriver needs a pool or connection arguments")
         self.connect_args = dict(connect or {})
-        self.pool = pool
         self.owns_pool = pool is None
         self.pool_size = pool_size
         self.timeout = timeout
+        # Our own pool is fair (asyncauth._pool); an application's aiomysql pool is borrowed
+        # as it is.
+        self.pool: FairPool[aiomysql.Connection] | _BorrowedPool = (
+            FairPool(
+                "MySQL",
+                self._connect,
+                size=pool_size,
+                timeout=timeout,
+                alive=_reusable,
+                discard=_close,
+            )
+            if pool is None
+            else _BorrowedPool(pool, timeout)
+        )
         # Connections already given the session settings (an application's pool hands out
         # connections asyncauth has never seen, so this is tracked per connection).
         self._ready: weakref.WeakSet[aiomysql.Connection] = weakref.WeakSet()
 
     async def open(self) -> None:
-        """Create the pool (when the adapter owns it)."""
-        if self.pool is not None:
+        """Open the first connection of the pool (when the adapter owns it)."""
+        if not isinstance(self.pool, FairPool):
             return
         try:
-            with anyio.fail_after(self.timeout):
-                self.pool = await aiomysql.create_pool(
-                    minsize=1,
-                    maxsize=self.pool_size,
-                    charset="utf8mb4",
-                    autocommit=True,
-                    connect_timeout=self.timeout,
-                    init_command=SESSION_SETUP,
-                    **self.connect_args,
-                )
+            await self.pool.fill(1)
         except (pymysql.err.MySQLError, OSError, TimeoutError, asyncio.TimeoutError) as exc:
             where = f"{self.connect_args.get('host')}:{self.connect_args.get('port')}"
             raise BackendError(f"cannot connect to MySQL at {where}: {_describe(exc)}") from exc
 
+    async def _connect(self) -> aiomysql.Connection:
+        return await aiomysql.connect(
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=self.timeout,
+            init_command=SESSION_SETUP,
+            **self.connect_args,
+        )
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[aiomysql.Connection]:
         pool = self.pool
-        if pool is None:
-            raise BackendError("the MySQL adapter is closed")
-        try:
-            with anyio.fail_after(self.timeout):
-                conn = await pool.acquire()
-        except TimeoutError:
-            raise BackendError(f"no MySQL connection free within {self.timeout} s") from None
+        conn = await pool.acquire()
         try:
             if not self.owns_pool and conn not in self._ready:
                 await self._prepare(conn)
@@ -187,13 +195,39 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
     async def _run(
         self, conn: aiomysql.Connection, cur: Any, sql: str, args: Sequence[Any] | None
     ) -> None:
+        # The deadline is a loop timer that closes the socket, not a cancel scope: a cancel
+        # scope per statement was a tenth of a session read's CPU (benchmarks/). Either way
+        # the connection is done for: a late reply could be read as the next one's.
+        timer = conn._loop.call_at(conn._loop.time() + self.timeout, _interrupt, conn)
         try:
-            with anyio.fail_after(self.timeout):
-                await cur.execute(sql, args)
-        except TimeoutError:
-            # The reply may still arrive: this connection can no longer be trusted.
-            conn.close()
+            await cur.execute(sql, args)
+        except self.errors:
+            if _INTERRUPTED in conn.__dict__:
+                raise TimeoutError from None
             raise
+        finally:
+            timer.cancel()
+
+    async def fetch_one(self, query: Query, args: Mapping[str, Any]) -> Row | None:
+        # The hot path (a session read) without the generic context managers: take a
+        # connection, run the one statement, give the connection back.
+        stmt = query.single
+        if stmt is None or not self.owns_pool:
+            return await super().fetch_one(query, args)
+        pool = self.pool
+        try:
+            conn = await pool.acquire()
+            try:
+                cur = _Cursor(conn)
+                await self._run(conn, cur, stmt.sql, stmt.bind(args))
+                row: Row | None = await cur.fetchone()
+            finally:
+                pool.release(conn)
+        except AsyncAuthError:
+            raise
+        except self.errors as exc:
+            raise self.translate(exc) from exc
+        return row
 
     async def _fetch(
         self, conn: aiomysql.Connection, stmt: Statement, args: Mapping[str, Any]
@@ -240,10 +274,7 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         await conn.commit()
 
     async def aclose(self) -> None:
-        pool, self.pool = self.pool, None
-        if pool is not None and self.owns_pool:
-            pool.close()
-            await pool.wait_closed()
+        await self.pool.aclose()
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
@@ -257,6 +288,55 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
             return BackendError("MySQL did not answer in time")
         return BackendError(f"MySQL failed: {_describe(exc)}")
+
+
+_INTERRUPTED = "_asyncauth_timed_out"
+
+
+def _interrupt(conn: aiomysql.Connection) -> None:
+    # The statement outlived the timeout: mark the connection, then close its socket, which
+    # ends the pending read with an error that _run turns into TimeoutError.
+    conn.__dict__[_INTERRUPTED] = True
+    conn.close()
+
+
+def _reusable(conn: aiomysql.Connection) -> bool:
+    # What aiomysql's own pool checks before lending a connection again: a socket the server
+    # closed (a restart, wait_timeout) and a transaction left open are not lent.
+    reader = conn._reader
+    if reader is None or conn.closed:
+        return False
+    if reader.at_eof() or reader.exception() is not None or getattr(reader, "eof_received", False):
+        return False
+    return not conn.get_transaction_status()
+
+
+async def _close(conn: aiomysql.Connection) -> None:
+    conn.close()  # drops the socket at once; nothing to wait for
+
+
+class _BorrowedPool:
+    """An application's aiomysql pool, behind the same three calls as :class:`FairPool`."""
+
+    def __init__(self, pool: aiomysql.Pool, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = timeout
+        self.closed = False
+
+    async def acquire(self) -> aiomysql.Connection:
+        if self.closed:
+            raise BackendError("the MySQL adapter is closed")
+        try:
+            with anyio.fail_after(self.timeout):
+                return await self.pool.acquire()
+        except TimeoutError:
+            raise BackendError(f"no MySQL connection free within {self.timeout} s") from None
+
+    def release(self, conn: aiomysql.Connection) -> None:
+        self.pool.release(conn)
+
+    async def aclose(self) -> None:
+        self.closed = True  # the application closes its pool itself
 
 
 def _errno(exc: BaseException) -> int | None:
