@@ -34,6 +34,7 @@ from ._errors import AsyncAuthError, BackendError, ConfigurationError, Duplicate
 from ._mysql_session import ALREADY_DONE as MYSQL_ALREADY_DONE
 from ._mysql_session import SESSION_SETUP as MYSQL_SESSION_SETUP
 from ._mysql_session import TIMESTAMP_RANGE as MYSQL_TIMESTAMP_RANGE
+from ._pool import FairPool
 from ._sql import Statement
 
 __all__ = ["DRIVERS", "OdbcDriver", "connection_string", "odbc_driver"]
@@ -132,80 +133,120 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         if pool is None and dsn is None:
             raise ConfigurationError("an ODBC adapter needs a pool or a connection string")
         self.dsn = None if dsn is None else connection_string(dsn, self.defaults)
-        self.pool = pool
         self.owns_pool = pool is None
         self.pool_size = pool_size
         self.timeout = timeout
+        # Our own pool is fair (asyncauth._pool); an application's aioodbc pool is borrowed
+        # as it is.
+        self.pool: FairPool[aioodbc.Connection] | _BorrowedPool = (
+            FairPool(
+                "ODBC",
+                self._connect,
+                size=pool_size,
+                timeout=timeout,
+                alive=_reusable,
+                discard=_close_own,
+            )
+            if pool is None
+            else _BorrowedPool(pool, timeout)
+        )
         self._ready: weakref.WeakSet[aioodbc.Connection] = weakref.WeakSet()
-        self._executor: ThreadPoolExecutor | None = None
+        # Connects that outlived their caller, kept until they finish and are closed.
+        self._orphans: set[asyncio.Future[Any]] = set()
 
     async def open(self) -> None:
-        """Create the pool (when the adapter owns it)."""
-        if self.pool is not None:
+        """Open the first connection of the pool (when the adapter owns it)."""
+        if not isinstance(self.pool, FairPool):
             return
-        # A thread per connection: with the event loop's shared executor (a few threads), the
-        # calls of connections waiting on a row lock could fill every thread, and the
-        # transaction holding the lock could then never run its COMMIT.
-        self._executor = ThreadPoolExecutor(self.pool_size, thread_name_prefix="asyncauth-odbc")
         try:
-            with anyio.fail_after(self.timeout):
-                self.pool = await aioodbc.create_pool(
-                    dsn=self.dsn,
-                    minsize=1,
-                    maxsize=self.pool_size,
-                    autocommit=True,
-                    executor=self._executor,
-                    after_created=self._after_created,
-                )
+            await self.pool.fill(1)
         except (pyodbc.Error, OSError, TimeoutError) as exc:
-            self._executor.shutdown(wait=False)
-            self._executor = None
             raise BackendError(f"cannot connect through ODBC: {_describe(exc)}") from exc
 
-    async def _after_created(self, raw: pyodbc.Connection) -> None:
-        # aioodbc hands over the bare pyodbc connection: one worker-thread hop sets it up.
+    async def _connect(self) -> aioodbc.Connection:
+        # Each connection has a worker thread of its own, and every call on it, closing
+        # included, runs there one after the other. A pyodbc connection used from two threads
+        # at once (a ROLLBACK or close sent while a cancelled statement still runs in the
+        # driver) crashed the process. The same goes for a connect abandoned half-way: it is
+        # left to finish in its thread and closed then, never dropped while in the driver.
+        task = asyncio.ensure_future(self._open_connection())
+        try:
+            return await asyncio.shield(task)
+        except BaseException:
+            if not task.done():
+                self._orphans.add(task)
+                task.add_done_callback(self._close_orphan)
+            raise
+
+    async def _open_connection(self) -> aioodbc.Connection:
+        executor = ThreadPoolExecutor(1, thread_name_prefix="asyncauth-odbc")
+        try:
+            conn = await aioodbc.connect(
+                dsn=self.dsn,
+                autocommit=True,
+                executor=executor,
+                timeout=max(1, round(self.timeout)),  # the login timeout, whole seconds
+            )
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        try:
+            await self._set_up(conn)
+        except BaseException:
+            await _close_own(conn)
+            raise
+        return conn
+
+    def _close_orphan(self, task: asyncio.Task[aioodbc.Connection]) -> None:
+        self._orphans.discard(task)
+        if not task.cancelled() and task.exception() is None:
+            closing = asyncio.ensure_future(_close_own(task.result()))
+            self._orphans.add(closing)
+            closing.add_done_callback(self._orphans.discard)
+
+    async def _set_up(self, conn: aioodbc.Connection) -> None:
+        # aioodbc hands over the bare pyodbc connection: one hop to its thread sets it up.
+        raw = conn._conn
+
         def setup() -> None:
             self.configure(raw)
             try:
                 raw.timeout = max(1, round(self.timeout))  # the query timeout, whole seconds
             except pyodbc.Error:
-                pass  # psqlODBC, for one, has no such attribute: statements then wait
-            for statement in self.setup:
+                pass  # psqlODBC, for one, has no such attribute: the server's limits apply
+            for statement in self.session_setup():
                 raw.execute(statement)
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, setup)
+        await conn._execute(setup)
+
+    def session_setup(self) -> tuple[str, ...]:
+        """The statements run once on each new connection."""
+        return self.setup
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[aioodbc.Connection]:
         pool = self.pool
-        if pool is None:
-            raise BackendError("the ODBC adapter is closed")
-        try:
-            with anyio.fail_after(self.timeout):
-                conn = await pool.acquire()
-        except TimeoutError:
-            raise BackendError(f"no ODBC connection free within {self.timeout} s") from None
+        conn = await pool.acquire()
         try:
             if not self.owns_pool and conn not in self._ready:
                 await self._prepare(conn)
             yield conn
-        except pyodbc.Error as exc:
-            if _connection_lost(exc):
-                # aioodbc drops only the few dead-connection errors it knows; a connection
-                # the server closed must not go back to the pool to fail the next caller.
-                with anyio.CancelScope(shield=True):
-                    await _discard(conn)
+        except BaseException as exc:
+            if _connection_lost(exc) or not isinstance(exc, (pyodbc.Error, AsyncAuthError)):
+                # The server closed it, or the caller was cancelled while a call may still
+                # run in the connection's thread: it must not be lent again. aioodbc drops
+                # only the few dead-connection errors it knows.
+                _spoil(conn)
             raise
         finally:
-            with anyio.CancelScope(shield=True):
-                await pool.release(conn)
+            pool.release(conn)
 
     async def _prepare(self, conn: aioodbc.Connection) -> None:
         # A pool the application made: set each connection up on its first use here. aioodbc
         # has no way to reach pyodbc's encoding settings but the connection it wraps.
         self.configure(conn._conn)
         await self._autocommit(conn, True)
-        for statement in self.setup:
+        for statement in self.session_setup():
             async with _cursor(conn) as cur:
                 await cur.execute(statement)
         self._ready.add(conn)
@@ -241,8 +282,7 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         # Switching it is a round trip to the server for some drivers (MariaDB's sends
         # SET autocommit): run it in the pool's threads, not on the event loop. aioodbc only
         # offers a blocking property, hence the connection it wraps.
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, setattr, conn._conn, "autocommit", value)
+        await conn._execute(setattr, conn._conn, "autocommit", value)
 
     @asynccontextmanager
     async def _transaction(
@@ -255,7 +295,12 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
             yield
             await conn.commit()
             await self._autocommit(conn, True)
-        except BaseException:
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                # Cancelled: a statement may still be running in the connection's thread,
+                # and a ROLLBACK would wait behind it. connection() closes the connection
+                # instead, which rolls the transaction back on the server.
+                raise
             with anyio.CancelScope(shield=True):
                 try:
                     await conn.rollback()
@@ -263,17 +308,13 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
                 except Exception:
                     # The connection died with the statement, or cannot leave the
                     # transaction mode: it must not go back to the pool.
-                    await _discard(conn)
+                    _spoil(conn)
             raise
 
     async def aclose(self) -> None:
-        pool, self.pool = self.pool, None
-        if pool is not None and self.owns_pool:
-            pool.close()
-            await pool.wait_closed()
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False)
+        await self.pool.aclose()
+        if self._orphans:
+            await asyncio.gather(*self._orphans, return_exceptions=True)
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
@@ -304,12 +345,68 @@ async def _cursor(conn: aioodbc.Connection) -> AsyncIterator[Any]:
         await cur.close()
 
 
-async def _discard(conn: aioodbc.Connection) -> None:
-    # The connection is unusable (it died with the statement): close it so the pool drops it.
+_SPOILED = "_asyncauth_spoiled"
+
+
+def _spoil(conn: aioodbc.Connection) -> None:
+    # Marked here, closed by the pool when it comes back (in the connection's own thread,
+    # after whatever call is still running there).
+    conn.__dict__[_SPOILED] = True
+
+
+def _reusable(conn: aioodbc.Connection) -> bool:
+    return not conn.closed and _SPOILED not in conn.__dict__
+
+
+async def _close(conn: aioodbc.Connection) -> None:
     try:
         await conn.close()
     except Exception:
         pass  # already gone; nothing more to release
+
+
+async def _close_own(conn: aioodbc.Connection) -> None:
+    # A connection of our pool: the close queues behind any call still running in the
+    # connection's thread, and the thread ends with it.
+    try:
+        await _close(conn)
+    finally:
+        conn._executor.shutdown(wait=False)
+
+
+class _BorrowedPool:
+    """An application's aioodbc pool, behind the same three calls as :class:`FairPool`."""
+
+    def __init__(self, pool: aioodbc.Pool, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = timeout
+        self.closed = False
+        self._releasing: set[asyncio.Task[None]] = set()
+
+    async def acquire(self) -> aioodbc.Connection:
+        if self.closed:
+            raise BackendError("the ODBC adapter is closed")
+        try:
+            with anyio.fail_after(self.timeout):
+                return await self.pool.acquire()
+        except TimeoutError:
+            raise BackendError(f"no ODBC connection free within {self.timeout} s") from None
+
+    def release(self, conn: aioodbc.Connection) -> None:
+        # aioodbc's release is a coroutine; it must run even when the caller is cancelled.
+        task = asyncio.ensure_future(self._release(conn))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release(self, conn: aioodbc.Connection) -> None:
+        if not _reusable(conn):
+            await _close(conn)  # its threads are the application's: they stay
+        await self.pool.release(conn)
+
+    async def aclose(self) -> None:
+        self.closed = True  # the application closes its pool itself
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
 
 
 # How drivers say that the connection itself is gone (not just the statement): SQLSTATE class
@@ -377,6 +474,11 @@ class PostgresOdbcDriver(OdbcDriver):
     # With psqlODBC's default BoolsAsChar=1 a boolean arrives as the text '0', which is true.
     defaults = {"BoolsAsChar": "0"}
 
+    def session_setup(self) -> tuple[str, ...]:
+        # psqlODBC ignores the ODBC query timeout: the server bounds each statement instead,
+        # lock waits included, as asyncpg's command_timeout does on the native driver.
+        return (*self.setup, f"SET statement_timeout = {max(1, round(self.timeout * 1000))}")
+
 
 class MySQLOdbcDriver(OdbcDriver):
     """MySQL / MariaDB through their ODBC driver: the same SQL and session as with aiomysql."""
@@ -387,6 +489,16 @@ class MySQLOdbcDriver(OdbcDriver):
     setup = (MYSQL_SESSION_SETUP,)
     already_done = frozenset(str(code) for code in MYSQL_ALREADY_DONE)
     defaults = {"CHARSET": "utf8mb4"}
+
+    def session_setup(self) -> tuple[str, ...]:
+        # MariaDB's ODBC driver does not end a statement waiting on a lock at the query
+        # timeout: the server gives up on row and metadata locks itself (whole seconds, and
+        # both variables exist in MySQL 8 and MariaDB alike).
+        wait = max(1, round(self.timeout))
+        return (
+            *self.setup,
+            f"SET SESSION innodb_lock_wait_timeout = {wait}, lock_wait_timeout = {wait}",
+        )
 
     @staticmethod
     def configure(raw: pyodbc.Connection) -> None:

@@ -280,3 +280,47 @@ async def test_a_connection_the_server_closed_leaves_the_pool(odbc_url: str) -> 
             pass
         for _ in range(3):
             assert await auth.get_user(user.id) == user
+
+
+@pytest.mark.anyio
+@pytest.mark.odbc
+async def test_cancelling_a_call_blocked_on_a_lock_leaves_the_process_and_pool_working(
+    odbc_url: str,
+) -> None:
+    # The blocked statement is still inside the ODBC driver, in a worker thread, when its
+    # caller is cancelled. Closing or rolling back the connection from another thread at that
+    # moment crashed the whole process; now the connection is closed in its own thread once
+    # the statement ends, and is never lent again.
+    import anyio
+
+    async with (
+        asyncauth.connect(odbc_url, bootstrap=True, pool_size=2, timeout=3) as auth,
+        asyncauth.connect(odbc_url, timeout=30) as holder,
+    ):
+        user = await auth.create_user(email="lock@example.com", name="before")
+        now = holder.dialect.time_in(datetime.now(UTC))
+        args = {
+            "id": int(user.id),
+            "now": now,
+            "set_name": True,
+            "name": "held",
+            "set_email": False,
+            "email": None,
+            "set_image": False,
+            "image": None,
+            "set_email_verified": False,
+            "email_verified": None,
+        }
+        async with holder.driver.transaction() as tx:
+            await tx.execute(holder.queries["update_user"], args)
+            for _ in range(3):
+                with anyio.move_on_after(0.3) as scope:
+                    await auth.update_user(user.id, name="blocked")
+                assert scope.cancelled_caught  # it was really waiting on the lock
+            # Meanwhile the adapter serves other callers (the pool opens new connections).
+            assert (await auth.get_user(user.id)) is not None
+        # The lock is gone; the cancelled statements end on the server (or time out there),
+        # and the pool heals: every later call works on the same adapter.
+        for _ in range(5):
+            assert (await auth.update_user(user.id, name="after")).name == "after"
+        assert auth.driver.pool.opened <= 2

@@ -294,22 +294,10 @@ async def test_an_exhausted_pool_raises_after_the_timeout(db_url: str, tally: Co
 
 #: backends on which this test is not run, because running it takes the process down; each
 #: entry is a failure to fix in the library, not an exemption
-CRASHES = {
-    "odbc": (
-        "over ODBC a statement blocked on a lock ignores `timeout` (psqlODBC has no query "
-        "timeout; MariaDB's driver does not end a lock wait), and cancelling the blocked call "
-        "(anyio.fail_after, a request timeout) segfaults the process in the ODBC driver while "
-        "the pool closes the connection under the worker thread still using it"
-    ),
-}
-
-
 async def test_a_blocked_statement_raises_after_the_timeout(
     backend: Backend, db_url: str, tally: Counter[str]
 ) -> None:
     """A statement that waits on another writer's lock gives up after ``timeout``."""
-    if backend.marker in CRASHES:
-        pytest.fail(f"not run on {backend.name}: {CRASHES[backend.marker]}", pytrace=False)
     timeout = 0.5
     async with (
         asyncauth.connect(db_url, timeout=timeout) as auth,
