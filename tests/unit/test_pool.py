@@ -202,3 +202,35 @@ async def test_fill_opens_connections_up_front() -> None:
     pool, factory = make(3)
     await pool.fill(2)
     assert pool.idle == 2 and pool.opened == 2 and len(factory.opened) == 2
+
+
+async def test_each_waiter_fails_at_its_own_deadline() -> None:
+    # One timer serves the whole line: it must fire for each waiter at that waiter's own
+    # deadline, not the first one's, and must not fail a waiter that was served.
+    pool, _ = make(1, timeout=0.2)
+    held = await pool.acquire()
+    loop = asyncio.get_running_loop()
+    failed_at: dict[str, float] = {}
+
+    async def wait(name: str) -> None:
+        try:
+            conn = await pool.acquire()
+        except BackendError:
+            failed_at[name] = loop.time() - start
+        else:
+            failed_at[name] = -1.0  # served
+            await asyncio.sleep(0.5)
+            pool.release(conn)
+
+    start = loop.time()
+    first = asyncio.create_task(wait("first"))
+    await asyncio.sleep(0.1)
+    second = asyncio.create_task(wait("second"))
+    await asyncio.sleep(0.05)
+    third = asyncio.create_task(wait("third"))
+    await asyncio.sleep(0.01)
+    pool.release(held)  # serves `first` (waiting since 0.0); the others keep waiting
+    await asyncio.gather(first, second, third)
+    assert failed_at["first"] == -1.0
+    assert 0.28 <= failed_at["second"] < 0.4, failed_at
+    assert 0.33 <= failed_at["third"] < 0.45, failed_at
