@@ -30,7 +30,7 @@ import pymysql
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
-from ._pool import FairPool
+from ._pool import BorrowedPool, FairPool
 from ._sql import Query, Statement
 
 __all__ = ["ALREADY_DONE", "SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
@@ -137,7 +137,7 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         self.timeout = timeout
         # Our own pool is fair (asyncauth._pool); an application's aiomysql pool is borrowed
         # as it is.
-        self.pool: FairPool[aiomysql.Connection] | _BorrowedPool = (
+        self.pool: FairPool[aiomysql.Connection] | BorrowedPool[aiomysql.Connection] = (
             FairPool(
                 "MySQL",
                 self._connect,
@@ -147,7 +147,7 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
                 discard=_close,
             )
             if pool is None
-            else _BorrowedPool(pool, timeout)
+            else BorrowedPool("MySQL", pool.acquire, pool.release, timeout=timeout)
         )
         # Connections already given the session settings (an application's pool hands out
         # connections asyncauth has never seen, so this is tracked per connection).
@@ -313,30 +313,6 @@ def _reusable(conn: aiomysql.Connection) -> bool:
 
 async def _close(conn: aiomysql.Connection) -> None:
     conn.close()  # drops the socket at once; nothing to wait for
-
-
-class _BorrowedPool:
-    """An application's aiomysql pool, behind the same three calls as :class:`FairPool`."""
-
-    def __init__(self, pool: aiomysql.Pool, timeout: float) -> None:
-        self.pool = pool
-        self.timeout = timeout
-        self.closed = False
-
-    async def acquire(self) -> aiomysql.Connection:
-        if self.closed:
-            raise BackendError("the MySQL adapter is closed")
-        try:
-            with anyio.fail_after(self.timeout):
-                return await self.pool.acquire()
-        except TimeoutError:
-            raise BackendError(f"no MySQL connection free within {self.timeout} s") from None
-
-    def release(self, conn: aiomysql.Connection) -> None:
-        self.pool.release(conn)
-
-    async def aclose(self) -> None:
-        self.closed = True  # the application closes its pool itself
 
 
 def _errno(exc: BaseException) -> int | None:

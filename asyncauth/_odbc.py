@@ -17,6 +17,7 @@ connection is bounded on the asyncio side.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import weakref
 from collections.abc import AsyncIterator, Mapping
@@ -34,7 +35,7 @@ from ._errors import AsyncAuthError, BackendError, ConfigurationError, Duplicate
 from ._mysql_session import ALREADY_DONE as MYSQL_ALREADY_DONE
 from ._mysql_session import SESSION_SETUP as MYSQL_SESSION_SETUP
 from ._mysql_session import TIMESTAMP_RANGE as MYSQL_TIMESTAMP_RANGE
-from ._pool import FairPool
+from ._pool import BorrowedPool, FairPool
 from ._sql import Statement
 
 __all__ = ["DRIVERS", "OdbcDriver", "connection_string", "odbc_driver"]
@@ -138,7 +139,7 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         self.timeout = timeout
         # Our own pool is fair (asyncauth._pool); an application's aioodbc pool is borrowed
         # as it is.
-        self.pool: FairPool[aioodbc.Connection] | _BorrowedPool = (
+        self.pool: FairPool[aioodbc.Connection] | BorrowedPool[aioodbc.Connection] = (
             FairPool(
                 "ODBC",
                 self._connect,
@@ -148,7 +149,12 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
                 discard=_close_own,
             )
             if pool is None
-            else _BorrowedPool(pool, timeout)
+            else BorrowedPool(
+                "ODBC",
+                pool.acquire,
+                functools.partial(_release_borrowed, pool),
+                timeout=timeout,
+            )
         )
         self._ready: weakref.WeakSet[aioodbc.Connection] = weakref.WeakSet()
         # Connects that outlived their caller, kept until they finish and are closed.
@@ -374,39 +380,10 @@ async def _close_own(conn: aioodbc.Connection) -> None:
         conn._executor.shutdown(wait=False)
 
 
-class _BorrowedPool:
-    """An application's aioodbc pool, behind the same three calls as :class:`FairPool`."""
-
-    def __init__(self, pool: aioodbc.Pool, timeout: float) -> None:
-        self.pool = pool
-        self.timeout = timeout
-        self.closed = False
-        self._releasing: set[asyncio.Task[None]] = set()
-
-    async def acquire(self) -> aioodbc.Connection:
-        if self.closed:
-            raise BackendError("the ODBC adapter is closed")
-        try:
-            with anyio.fail_after(self.timeout):
-                return await self.pool.acquire()
-        except TimeoutError:
-            raise BackendError(f"no ODBC connection free within {self.timeout} s") from None
-
-    def release(self, conn: aioodbc.Connection) -> None:
-        # aioodbc's release is a coroutine; it must run even when the caller is cancelled.
-        task = asyncio.ensure_future(self._release(conn))
-        self._releasing.add(task)
-        task.add_done_callback(self._releasing.discard)
-
-    async def _release(self, conn: aioodbc.Connection) -> None:
-        if not _reusable(conn):
-            await _close(conn)  # its threads are the application's: they stay
-        await self.pool.release(conn)
-
-    async def aclose(self) -> None:
-        self.closed = True  # the application closes its pool itself
-        if self._releasing:
-            await asyncio.gather(*self._releasing, return_exceptions=True)
+async def _release_borrowed(pool: aioodbc.Pool, conn: aioodbc.Connection) -> None:
+    if not _reusable(conn):
+        await _close(conn)  # its threads are the application's: they stay
+    await pool.release(conn)
 
 
 # How drivers say that the connection itself is gone (not just the statement): SQLSTATE class

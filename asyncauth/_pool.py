@@ -18,6 +18,7 @@ heap of hundreds of timers busy and was a noticeable share of a session read.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -26,7 +27,7 @@ import anyio
 
 from ._errors import BackendError
 
-__all__ = ["FairPool"]
+__all__ = ["BorrowedPool", "FairPool"]
 
 C = TypeVar("C")
 
@@ -224,3 +225,51 @@ class FairPool(Generic[C]):
                 await self._discard(conn)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class BorrowedPool(Generic[C]):
+    """A pool the application made and owns, behind the same calls as :class:`FairPool`.
+
+    Its own rules (fairness, health checks) apply; asyncauth only bounds the wait with
+    ``timeout`` and never closes it: :meth:`aclose` just stops lending.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        acquire: Callable[[], Awaitable[C]],
+        release: Callable[[C], Awaitable[Any] | None],
+        *,
+        timeout: float,
+    ) -> None:
+        self.name = name
+        self.timeout = timeout
+        self._acquire = acquire
+        self._release = release
+        self._releasing: set[asyncio.Future[Any]] = set()
+        self.closed = False
+
+    async def acquire(self) -> C:
+        """A connection of the application's pool; :class:`BackendError` after ``timeout``."""
+        if self.closed:
+            raise BackendError(f"the {self.name} adapter is closed")
+        try:
+            with anyio.fail_after(self.timeout):
+                return await self._acquire()
+        except TimeoutError:
+            raise BackendError(f"no {self.name} connection free within {self.timeout} s") from None
+
+    def release(self, conn: C) -> None:
+        """Give ``conn`` back; a pool whose release is a coroutine gets it in a task of its
+        own, so that it happens even when the caller is being cancelled."""
+        pending = self._release(conn)
+        if inspect.isawaitable(pending):
+            task = asyncio.ensure_future(pending)
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+    async def aclose(self) -> None:
+        """Stop lending; wait for releases under way. The pool itself stays open."""
+        self.closed = True
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)

@@ -18,12 +18,12 @@ import asyncpg
 
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
+from ._pool import BorrowedPool, FairPool
 from ._sql import Statement
 
 __all__ = ["PostgresDriver", "dialect", "keep_session_state"]
 
 UTC = timezone.utc
-_timeout: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
 def _time_out(value: Any) -> datetime:
@@ -82,121 +82,85 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         statement_cache: bool = True,
     ) -> None:
         self.dsn = dsn
-        self.pool = pool
         self.owns_pool = pool is None
         self.pool_size = pool_size
         self.timeout = timeout
         self.statement_cache = statement_cache
-        # Callers acquiring or holding one of this driver's connections (see _acquire).
-        self._busy = 0
+        # Our own pool lends bare asyncpg connections, first come first served
+        # (asyncauth._pool); asyncpg's pool wraps each in a proxy and releases through a task
+        # of its own, which profiled as a large share of a session read. An application's
+        # asyncpg pool is borrowed as it is.
+        self.pool: FairPool[asyncpg.Connection] | BorrowedPool[asyncpg.Connection] = (
+            FairPool(
+                "PostgreSQL",
+                self._connect,
+                size=pool_size,
+                timeout=timeout,
+                alive=_reusable,
+                discard=_terminate,
+            )
+            if pool is None
+            else BorrowedPool("PostgreSQL", pool.acquire, pool.release, timeout=timeout)
+        )
+        # Statements on our own connections are bounded by their command_timeout; on a
+        # borrowed pool's, by the timeout passed with each call.
+        self._statement_timeout = None if pool is None else timeout
 
     async def open(self) -> None:
-        """Create the pool (when the adapter owns it)."""
-        if self.pool is not None:
+        """Open the first connection of the pool (when the adapter owns it)."""
+        if not isinstance(self.pool, FairPool):
             return
         try:
-            self.pool = await asyncpg.create_pool(
-                self.dsn,
-                min_size=1,
-                max_size=self.pool_size,
-                timeout=self.timeout,
-                # Also bounds what asyncpg sends on its own (BEGIN/COMMIT of transactions).
-                command_timeout=self.timeout,
-                statement_cache_size=100 if self.statement_cache else 0,
-                reset=keep_session_state,
-            )
+            await self.pool.fill(1)
         except ValueError as exc:
             # A malformed URL (bad port, bad option): asyncpg's own ValueError, or its
             # ClientConfigurationError. The message can quote parts of the URL.
             raise ConfigurationError(
                 f"invalid PostgreSQL URL: {_without_password(str(exc), self.dsn)}"
             ) from None
-        except (
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            OSError,
-            asyncio.TimeoutError,
-        ) as exc:
+        except self.errors as exc:
             raise BackendError(f"cannot connect to PostgreSQL: {_describe(exc)}") from exc
+        except TimeoutError as exc:  # the pool's deadline (anyio's TimeoutError on 3.10)
+            raise BackendError(f"cannot connect to PostgreSQL: {_describe(exc)}") from exc
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.dsn,
+            timeout=self.timeout,
+            # Bounds every statement, and what asyncpg sends on its own (BEGIN, COMMIT).
+            command_timeout=self.timeout,
+            statement_cache_size=100 if self.statement_cache else 0,
+        )
+        return conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        if self.pool is None:
-            raise BackendError("the PostgreSQL adapter is closed")
         pool = self.pool
-        self._busy += 1
+        conn = await pool.acquire()
         try:
-            try:
-                conn = await self._acquire(pool)
-            except asyncio.TimeoutError:
-                raise BackendError(
-                    f"no PostgreSQL connection free within {self.timeout} s"
-                ) from None
-            try:
-                yield conn
-            finally:
-                await pool.release(conn)
+            yield conn
         finally:
-            self._busy -= 1
+            pool.release(conn)
 
     async def fetch_one(self, query: Any, args: Mapping[str, Any]) -> Row | None:
-        # The hot path: one acquire, one fetchrow, no intermediate list.
+        # The hot path: take a connection, one fetchrow, give it back; nothing else.
         stmt = query.single
         if stmt is None:
             return await super().fetch_one(query, args)
         pool = self.pool
-        if pool is None:
-            raise BackendError("the PostgreSQL adapter is closed")
-        conn = None
-        self._busy += 1
         try:
+            conn = await pool.acquire()
             try:
-                if self.owns_pool and self._busy <= self.pool_size:
-                    conn = await pool.acquire()  # _acquire's fast path, one coroutine fewer
-                else:
-                    conn = await self._acquire(pool)
-            except asyncio.TimeoutError:
-                # Said apart from a slow statement: an exhausted pool is a sizing problem.
-                raise BackendError(
-                    f"no PostgreSQL connection free within {self.timeout} s"
-                ) from None
-            except self.errors as exc:
-                raise self.translate(exc) from exc
-            try:
-                try:
-                    # A pool asyncauth made bounds statements with its command_timeout;
-                    # passing the same timeout here would arm a second timer per read.
-                    row: Row | None = await conn.fetchrow(
-                        stmt.sql,
-                        *stmt.bind(args),
-                        timeout=None if self.owns_pool else self.timeout,
-                    )
-                finally:
-                    # Releasing a connection the server dropped can fail too: map that as well.
-                    await pool.release(conn)
-            except self.errors as exc:
-                raise self.translate(exc) from exc
-            return row
-        finally:
-            self._busy -= 1
-
-    async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
-        """A pooled connection within the timeout; the caller has counted itself in ``_busy``.
-
-        Profiled against the bare pool, ``acquire(timeout=)`` (a task per call, through
-        ``asyncio.wait_for``) and then a timer per call were the largest cost of a session
-        read after the socket calls. In a pool this driver made, no more callers than
-        connections means a free one for each: asyncpg hands it over without waiting (a
-        reconnect is bounded by the pool's connect timeout), so no deadline is armed.
-        """
-        if self.owns_pool and self._busy <= self.pool_size:
-            conn: asyncpg.Connection = await pool.acquire()
-        elif _timeout is None:  # Python 3.10
-            conn = await pool.acquire(timeout=self.timeout)
-        else:
-            async with _timeout(self.timeout):
-                conn = await pool.acquire()
-        return conn
+                row: Row | None = await conn.fetchrow(
+                    stmt.sql, *stmt.bind(args), timeout=self._statement_timeout
+                )
+            finally:
+                pool.release(conn)
+        except AsyncAuthError:
+            raise
+        except self.errors as exc:
+            raise self.translate(exc) from exc
+        return row
 
     async def _fetch(
         self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
@@ -224,9 +188,7 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
             yield
 
     async def aclose(self) -> None:
-        pool, self.pool = self.pool, None
-        if pool is not None and self.owns_pool:
-            await pool.close()
+        await self.pool.aclose()
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
@@ -239,6 +201,16 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         if isinstance(exc, asyncio.TimeoutError):
             return BackendError("PostgreSQL did not answer in time")
         return BackendError(f"PostgreSQL failed: {_describe(exc)}")
+
+
+def _reusable(conn: asyncpg.Connection) -> bool:
+    # Not lent again: a connection the server closed, one left inside a transaction, and one
+    # still cancelling a statement whose caller gave up (asyncpg's own pool checks the same).
+    return not (conn.is_closed() or conn.is_in_transaction() or conn._protocol._is_cancelling())
+
+
+async def _terminate(conn: asyncpg.Connection) -> None:
+    conn.terminate()  # drops the socket at once: the server rolls back whatever was open
 
 
 def _describe(exc: BaseException) -> str:
