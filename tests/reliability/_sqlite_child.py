@@ -27,8 +27,9 @@ async def main(mode: str, path: str, marker: str, pattern: str, user_id: str = "
             while True:  # parked inside the transaction until SIGKILL
                 time.sleep(1)
 
-    for conn in auth.driver._all:
-        await conn.set_trace_callback(trace)
+    conn = await auth.driver.pool.acquire()  # the pool's only connection
+    await conn.set_trace_callback(trace)
+    auth.driver.pool.release(conn)
     if mode == "bootstrap":
         await auth.bootstrap()
     else:
