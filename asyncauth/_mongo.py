@@ -26,6 +26,7 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timezone
@@ -62,6 +63,8 @@ DEFAULT_DATABASE: Final = "asyncauth"
 MIGRATIONS_COLLECTION: Final = "asyncauth_migrations"
 # Every read decodes BSON dates as aware UTC, whatever the client handed in was built with.
 _CODEC: Final[CodecOptions[dict[str, Any]]] = CodecOptions(tz_aware=True, tzinfo=UTC)
+
+log = logging.getLogger("asyncauth")
 
 Doc = dict[str, Any]
 # (collection, key fields, options): options only ``unique`` and ``sparse``.
@@ -110,6 +113,66 @@ def _checksum(value: object) -> str:
 
 def _spec_checksum(specs: tuple[IndexSpec, ...]) -> str:
     return _checksum([[c, list(k), o] for c, k, o in specs])
+
+
+# The fields of PyMongo's command log records that hold documents, and what of a server's
+# failure may stay (PyMongo's own list for server-side errors).
+_DOCUMENT_FIELDS: Final = ("command", "reply", "failure")
+_FAILURE_KEPT: Final = ("code", "codeName", "errorLabels")
+
+
+class _WithholdDocuments(logging.Filter):
+    """PyMongo logs every command at DEBUG on ``pymongo.command`` with its documents: the
+    inserted session with its token, the filter of a session read, the reply holding an
+    account's OAuth tokens, a duplicate key's value. Those are secrets here: keep what
+    happened (command, database, duration, ids, a server error's code), withhold the
+    documents. PyMongo's record carries its fields in a private ``LogMessage``; if that
+    shape ever changes, the whole message is withheld rather than risk a token.
+
+    Installed once, on import, for the whole process: it also withholds the documents of
+    the application's own commands, since a record does not say which client's adapter
+    sent it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = getattr(record.msg, "_kwargs", None)
+        if not isinstance(fields, dict):
+            if not isinstance(record.msg, str) or record.args:
+                record.msg, record.args = "PyMongo command event (withheld by asyncauth)", ()
+            return True
+        shown: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "failure" and isinstance(value, Mapping):
+                shown[key] = {k: value[k] for k in _FAILURE_KEPT if k in value}
+            elif key == "command" and isinstance(value, Mapping) and value:
+                name, target = next(iter(value.items()))
+                shown[key] = {name: target if isinstance(target, str) else "…", "…": "withheld"}
+            elif key in _DOCUMENT_FIELDS:
+                shown[key] = "withheld by asyncauth"
+            elif value is None or key in ("isServerSideError", "speculative_authenticate"):
+                continue
+            elif hasattr(value, "total_seconds"):  # durationMS, a timedelta until formatted
+                shown[key] = value.total_seconds() * 1000
+            else:
+                shown[key] = value if isinstance(value, str | int | float | bool) else str(value)
+        record.msg, record.args = json.dumps(shown, default=str), ()
+        return True
+
+
+def _install_filter() -> None:
+    logger = logging.getLogger("pymongo.command")
+    if not any(isinstance(f, _WithholdDocuments) for f in logger.filters):
+        logger.addFilter(_WithholdDocuments())
+
+
+_install_filter()
+
+
+def _translate(exc: BaseException) -> AsyncAuthError:
+    """:func:`map_error`, logged at DEBUG (asyncauth's message, never the driver's text)."""
+    error = map_error(exc)
+    log.debug("mongodb %s: %s", type(error).__name__, error)
+    return error
 
 
 def map_error(exc: BaseException) -> AsyncAuthError:
@@ -228,7 +291,7 @@ def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, 
         try:
             return await fn(*args, **kwargs)
         except (pe.PyMongoError, bson.errors.BSONError) as exc:
-            raise map_error(exc) from exc
+            raise _translate(exc) from exc
         finally:
             gate.release()
 
@@ -906,15 +969,20 @@ class MongoAdapter(BaseAdapter):
                     f"bundled index set now has {checksum[:12]}…: refusing to guess"
                 )
         if all(key in applied for key in wanted):
+            log.debug("bootstrap: mongodb index sets are current")
             return []
         done: list[int] = []
         for version, (name, specs) in MIGRATIONS.items():
             if version in applied:
                 continue
+            log.debug("bootstrap: creating mongodb index set %d (%s)", version, name)
             await self._create_indexes(specs)
             if await self._record(version, name, wanted[version]):
                 done.append(version)
+            else:
+                log.debug("bootstrap: index set %d was recorded by another process", version)
         if self.ttl_indexes and TTL_RECORD not in applied:
+            log.debug("bootstrap: turning the expires indexes into TTL indexes")
             await self._make_ttl()
             await self._record(TTL_RECORD, "ttl_indexes", wanted[TTL_RECORD])
         return done

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -731,3 +732,22 @@ async def test_an_exhausted_gate_is_a_backend_error_naming_the_wait(auth: MongoA
         for _ in range(held):
             gate.release()
     assert await auth.get_user(user.id) == user
+
+
+async def test_pymongo_command_log_withholds_documents(
+    auth: MongoAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await make_user(auth)
+    token = unique("logged-") + unique()
+    caplog.set_level(logging.DEBUG)
+    await auth.create_session(user.id, in_future(days=1), session_token=token)
+    assert await auth.get_session_and_user(token) is not None
+    with pytest.raises(DuplicateError):
+        await auth.create_session(user.id, in_future(days=1), session_token=token)
+    commands = [r for r in caplog.records if r.name == "pymongo.command"]
+    texts = [logging.Formatter().format(r) for r in caplog.records]
+    # What happened is still there (command names, a failure's code), the documents are not.
+    shown = " ".join(logging.Formatter().format(r) for r in commands)
+    assert '"commandName": "insert"' in shown and '"commandName": "aggregate"' in shown
+    assert all(token[:12] not in text for text in texts)
+    assert any(r.name == "asyncauth" and "DuplicateError" in r.getMessage() for r in caplog.records)
