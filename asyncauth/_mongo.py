@@ -38,6 +38,7 @@ from bson import ObjectId
 from bson.codec_options import CodecOptions
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo import errors as pe
+from pymongo import timeout as operation_timeout
 
 from . import _validate as v
 from ._base import BaseAdapter, compound_id, new_token, now
@@ -65,6 +66,10 @@ MIGRATIONS_COLLECTION: Final = "asyncauth_migrations"
 _CODEC: Final[CodecOptions[dict[str, Any]]] = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 log = logging.getLogger("asyncauth")
+# How long a call waits for a server when every server of the deployment failed its last
+# check (``MongoAdapter._unreachable``). PyMongo checks a server again at most every 0.5 s
+# while a call waits for one, so a call made as the server comes back still gets it.
+UNREACHABLE_WAIT: Final = 0.5
 
 Doc = dict[str, Any]
 # (collection, key fields, options): options only ``unique`` and ``sparse``.
@@ -214,6 +219,12 @@ def _withhold_key_values(exc: pe.OperationFailure) -> str:
     return f"({fields})"
 
 
+# What a wait at the gate ends with.
+_PLACE: Final = 1  # a place was handed over
+_TIMED_OUT: Final = 0  # none within the timeout
+_DOWN: Final = 2  # the deployment went down meanwhile: no place, go and fail fast
+
+
 class _FairGate:
     """At most ``size`` operations of one adapter at once, let in first come, first served.
 
@@ -231,9 +242,12 @@ class _FairGate:
 
     __slots__ = ("_free", "_waiters")
 
+    # How often a waiter looks whether the deployment went down (see ``acquire``).
+    CHECK_EVERY: Final = 0.1
+
     def __init__(self, size: int) -> None:
         self._free = size
-        self._waiters: deque[asyncio.Future[bool]] = deque()
+        self._waiters: deque[asyncio.Future[int]] = deque()
 
     def try_acquire(self) -> bool:
         """Take a place if one is free and nobody waits (the hot path: no timer, no future)."""
@@ -242,22 +256,37 @@ class _FairGate:
             return True
         return False
 
-    async def acquire(self, timeout: float) -> bool:
-        """Wait in line for a place; False when none was handed over within ``timeout`` s."""
+    async def acquire(self, timeout: float, down: Callable[[], bool] = lambda: False) -> int:
+        """Wait in line for a place: ``_PLACE``, ``_TIMED_OUT`` after ``timeout`` seconds, or
+        ``_DOWN`` as soon as ``down()`` says so (the places may be held for the whole
+        timeout by calls stuck on a server that went away; a waiter then fails fast)."""
         loop = asyncio.get_running_loop()
-        place: asyncio.Future[bool] = loop.create_future()
+        place: asyncio.Future[int] = loop.create_future()
         self._waiters.append(place)
-        timer = loop.call_later(timeout, _expire, place)
+        deadline = loop.time() + timeout
+        timer: list[asyncio.TimerHandle] = []
+
+        def check() -> None:
+            if place.done():
+                return
+            if down():
+                place.set_result(_DOWN)
+            elif loop.time() >= deadline:
+                place.set_result(_TIMED_OUT)
+            else:
+                timer[:] = [loop.call_at(min(deadline, loop.time() + self.CHECK_EVERY), check)]
+
+        timer.append(loop.call_at(min(deadline, loop.time() + self.CHECK_EVERY), check))
         try:
             return await place
         except BaseException:
             # Cancelled after a place was handed over, before this task resumed: pass it on.
-            if place.done() and not place.cancelled() and place.result():
+            if place.done() and not place.cancelled() and place.result() == _PLACE:
                 self.release()
             raise
         finally:
-            timer.cancel()
-            if not place.done() or not place.result():
+            timer[0].cancel()
+            if not place.done() or place.result() != _PLACE:
                 try:
                     self._waiters.remove(place)
                 except ValueError:
@@ -268,14 +297,9 @@ class _FairGate:
         while self._waiters:
             place = self._waiters.popleft()
             if not place.done():
-                place.set_result(True)  # handed over directly: nobody can barge in between
+                place.set_result(_PLACE)  # handed over directly: nobody can barge in between
                 return
         self._free += 1
-
-
-def _expire(place: asyncio.Future[bool]) -> None:
-    if not place.done():
-        place.set_result(False)
 
 
 def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
@@ -286,14 +310,27 @@ def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, 
     async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         adapter = cast("MongoAdapter", args[0])
         gate = adapter._gate
-        if not gate.try_acquire() and not await gate.acquire(adapter._timeout):
+        got = _PLACE
+        if adapter._unreachable():
+            got = _DOWN
+        elif not gate.try_acquire():
+            got = await gate.acquire(adapter._timeout, adapter._unreachable)
+        if got == _TIMED_OUT:
             raise BackendError(f"no MongoDB connection free within {adapter._timeout} s")
         try:
+            if got == _DOWN:
+                # Down: fail within UNREACHABLE_WAIT, not the whole timeout, and without a
+                # place at the gate: a call that finds no server holds no connection, and
+                # the places may all be held by calls that were in flight when it went down
+                # (PyMongo retries those until their timeout, in case the server comes back).
+                with operation_timeout(min(adapter._timeout, UNREACHABLE_WAIT)):
+                    return await fn(*args, **kwargs)
             return await fn(*args, **kwargs)
         except (pe.PyMongoError, bson.errors.BSONError) as exc:
             raise _translate(exc) from exc
         finally:
-            gate.release()
+            if got == _PLACE:
+                gate.release()
 
     return wrapper
 
@@ -429,16 +466,22 @@ class MongoAdapter(BaseAdapter):
 
     async def _open(self) -> None:
         if self._client is None:
-            # Lazy: the client connects on its first operation, so a bad host fails there
-            # (as BackendError) and not here.
-            self._client = AsyncMongoClient(
-                self._url,
-                appname="asyncauth",
-                maxPoolSize=self._pool_size or 100,
-                timeoutMS=int(self._timeout * 1000),
-                tz_aware=True,
-                tzinfo=UTC,
-            )
+            assert self._url is not None
+            try:
+                self._client = AsyncMongoClient(
+                    self._url,
+                    appname="asyncauth",
+                    maxPoolSize=self._pool_size or 100,
+                    timeoutMS=int(self._timeout * 1000),
+                    tz_aware=True,
+                    tzinfo=UTC,
+                )
+            except (pe.PyMongoError, ValueError, TypeError) as exc:
+                # A malformed URL (bad port, unknown option): the driver's message can quote
+                # the URL, password included.
+                raise ConfigurationError(
+                    f"invalid MongoDB URL: {_without_password(str(exc), self._url)}"
+                ) from None
         name = self._database_name
         if name is None:
             try:
@@ -454,6 +497,23 @@ class MongoAdapter(BaseAdapter):
         self._tokens = db["verificationRequests"]
         self._authenticators = db["authenticators"]
         self._migrations = db[MIGRATIONS_COLLECTION]
+
+    def _unreachable(self) -> bool:
+        """Whether every server the client knows of failed its last check: it is down.
+
+        PyMongo then waits for a server for the whole timeout (under ``timeoutMS`` it ignores
+        ``serverSelectionTimeoutMS``), where a SQL pool fails at once on a refused
+        connection: during an outage every call would hang for ``timeout``. A deployment not
+        checked yet (startup) and one with any member up (a replica set electing a primary)
+        get the whole timeout.
+        """
+        try:
+            servers = self._client.topology_description.server_descriptions().values()
+        except AttributeError:  # not opened, or a client of another shape: no shortcut
+            return False
+        return bool(servers) and all(
+            s.error is not None and not s.is_server_type_known for s in servers
+        )
 
     async def aclose(self) -> None:
         """Close the client if this adapter made it."""
@@ -1120,6 +1180,16 @@ def _client_pool_size(client: Any) -> int:
         return 100
     # maxPoolSize=0 means no limit: then the gate only keeps the order.
     return size if size > 0 else 2**31
+
+
+def _without_password(text: str, url: str) -> str:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        text = text.replace(password, "***").replace(unquote(password), "***")
+    return text
 
 
 def _database_from_url(url: str) -> str | None:
