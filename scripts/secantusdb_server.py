@@ -7,7 +7,10 @@ kernel, prints ``mongodb://127.0.0.1:PORT/`` on one line once it accepts connect
 run that dies cannot leave it running. A script rather than SecantusDB's CLI because the CLI
 ignores ``ttl_sweep_seconds``, which the TTL test lowers to one second.
 
-Usage: secantusdb_server.py DATA_DIR [--ttl-sweep-seconds S]
+Usage: secantusdb_server.py DATA_DIR [--port PORT] [--ttl-sweep-seconds S]
+
+``--port`` binds that port instead (the fault tests restart a server where its clients
+expect it, on the same data directory).
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import threading
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir")
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ttl-sweep-seconds", type=float, default=60.0)
     args = parser.parse_args()
 
     from secantus import SecantusDBServer  # only ever imported in this separate process
 
     server = SecantusDBServer(
-        "127.0.0.1", 0, args.data_dir, ttl_sweep_seconds=args.ttl_sweep_seconds
+        "127.0.0.1", args.port, args.data_dir, ttl_sweep_seconds=args.ttl_sweep_seconds
     )
     server.start()
     done = threading.Event()

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -731,6 +732,29 @@ class MongoRaw:
         if args:
             raise ValueError("MongoRaw.execute takes one JSON command document")
         await self.db.command(json_util.loads(statement))
+
+    @asynccontextmanager
+    async def hold_write_lock(self, table: str, **where: object) -> AsyncIterator[int]:
+        """Keep the matching documents write-locked until the block ends (yields how many).
+
+        MongoDB has no row lock to take, but a multi-document transaction that has written a
+        document holds it until it commits or aborts: a write to it outside a transaction
+        waits for the transaction (mongod retries the write conflict until it ends or the
+        write's maxTimeMS passes; SecantusDB does the same), while reads go on, seeing the
+        last committed state. The transaction is aborted on the way out.
+        """
+        session = self._client.start_session()
+        async with session:
+            await session.start_transaction()
+            try:
+                locked = await self.collection(table).update_many(
+                    self._filter(where), {"$set": {"asyncauthTestLock": 1}}, session=session
+                )
+                if not locked.matched_count:
+                    raise AssertionError(f"no row of {table} matches {where!r}: nothing to lock")
+                yield int(locked.matched_count)
+            finally:
+                await session.abort_transaction()
 
     async def kill_midway(
         self, table: str, where: Mapping[str, object], operation: Operation

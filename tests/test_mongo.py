@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -667,3 +668,86 @@ async def test_sessions_round_trip_in_any_zone(auth: MongoAdapter) -> None:
     assert session == Session(session.session_token, user.id, ms(expires.astimezone(UTC)))
     found = await auth.get_session_and_user(session.session_token)
     assert found == (session, user)
+
+
+# -- the gate in front of PyMongo's pool ----------------------------------------------------------
+
+
+async def test_the_gate_lets_waiters_in_first_come_first_served() -> None:
+    from asyncauth._mongo import _FairGate
+
+    gate = _FairGate(1)
+    assert gate.try_acquire()
+    order: list[int] = []
+
+    async def waiter(index: int) -> None:
+        assert await gate.acquire(5.0)
+        order.append(index)
+        await asyncio.sleep(0)
+        gate.release()
+
+    tasks = [asyncio.create_task(waiter(i)) for i in range(5)]
+    await asyncio.sleep(0.01)  # all five queue
+    gate.release()
+    # A late caller that finds the place just freed must not barge in ahead of the queue.
+    assert not gate.try_acquire()
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4]
+    assert gate.try_acquire()  # the last waiter gave the place back
+
+
+async def test_the_gate_times_out_and_passes_on_a_place_given_to_a_cancelled_waiter() -> None:
+    from asyncauth._mongo import _FairGate
+
+    gate = _FairGate(1)
+    assert gate.try_acquire()
+    started = asyncio.get_running_loop().time()
+    assert not await gate.acquire(0.2)
+    assert 0.15 <= asyncio.get_running_loop().time() - started < 1.0
+    first = asyncio.create_task(gate.acquire(5.0))
+    second = asyncio.create_task(gate.acquire(5.0))
+    await asyncio.sleep(0.01)
+    gate.release()  # handed to ``first``...
+    first.cancel()  # ...which is cancelled before it runs: the place goes to ``second``
+    assert await asyncio.wait_for(second, 1.0)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert not gate.try_acquire()
+    gate.release()
+    assert gate.try_acquire()
+
+
+async def test_an_exhausted_gate_is_a_backend_error_naming_the_wait(auth: MongoAdapter) -> None:
+    user = await make_user(auth)
+    gate, timeout = auth._gate, auth._timeout
+    held = 0
+    while gate.try_acquire():  # every place of the pool taken, as by calls in flight
+        held += 1
+    try:
+        auth._timeout = 0.3
+        with pytest.raises(BackendError, match="no MongoDB connection free within 0.3 s"):
+            await auth.get_user(user.id)
+    finally:
+        auth._timeout = timeout
+        for _ in range(held):
+            gate.release()
+    assert await auth.get_user(user.id) == user
+
+
+async def test_pymongo_command_log_withholds_documents(
+    auth: MongoAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await make_user(auth)
+    token = unique("logged-") + unique()
+    caplog.set_level(logging.DEBUG)
+    await auth.create_session(user.id, in_future(days=1), session_token=token)
+    assert await auth.get_session_and_user(token) is not None
+    with pytest.raises(DuplicateError):
+        await auth.create_session(user.id, in_future(days=1), session_token=token)
+    commands = [r for r in caplog.records if r.name == "pymongo.command"]
+    texts = [logging.Formatter().format(r) for r in caplog.records]
+    # What happened is still there (command names, a failure's code), the documents are not.
+    shown = " ".join(logging.Formatter().format(r) for r in commands)
+    assert '"commandName": "insert"' in shown and '"commandName": "aggregate"' in shown
+    assert all(token[:12] not in text for text in texts)
+    assert any(r.name == "asyncauth" and "DuplicateError" in r.getMessage() for r in caplog.records)

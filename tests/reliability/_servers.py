@@ -14,9 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import select
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +29,7 @@ from glob import glob
 from pathlib import Path
 from typing import Any
 
-from tests._backends import BACKENDS, unavailable
+from tests._backends import BACKENDS, SECANTUS_LAUNCHER, unavailable
 
 
 def free_port() -> int:
@@ -272,6 +275,94 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@dataclass
+class ThrowawaySecantus:
+    """A SecantusDB (MongoDB wire protocol) of its own, on a fixed port and data directory.
+
+    SecantusDB is GPL, so it runs in a separate process (``scripts/secantusdb_server.py``),
+    never imported here. ``stop("fast")`` is SIGTERM, on which the launcher closes the
+    server and its storage cleanly; ``stop("immediate")`` is SIGKILL, a crash that leaves
+    WiredTiger to recover its files at the next start. A restart binds the same port, so
+    a client keeps the address it was given.
+    """
+
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    stops: int = 0
+
+    @property
+    def admin_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/admin"
+
+    def url(self, database: str) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/{database}"
+
+    def database_url(self) -> str:
+        """The URL of an empty database on this server (MongoDB makes it on first write)."""
+        return self.url("asyncauth_faults")
+
+    def start(self) -> None:
+        log = open(self.directory / "log", "ab")  # the child keeps its own handle
+        # stdin stays open: the launcher stops when it closes, so it cannot outlive us.
+        self.process = subprocess.Popen(
+            [sys.executable, str(SECANTUS_LAUNCHER), str(self.directory / "data")]
+            + ["--port", str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+        log.close()
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], 60)
+        line = self.process.stdout.readline().decode().strip() if ready else ""
+        if not line.startswith("mongodb://"):
+            raise OSError(f"SecantusDB did not start on port {self.port}: {self.log()}")
+        self.starts += 1
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast`` is SIGTERM (clean shutdown); ``immediate`` is SIGKILL (a crash)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGKILL if mode == "immediate" else signal.SIGTERM)
+        process.wait(timeout=60)
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+        if _wait_for_port(self.port, 0.2):
+            raise OSError(f"something still listens on port {self.port} after the stop")
+        self.stops += 1
+
+    def log(self) -> str:
+        try:
+            return (self.directory / "log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+
+@contextlib.contextmanager
+def throwaway_secantus() -> Iterator[ThrowawaySecantus]:
+    """A running throwaway SecantusDB with its own data directory; removed on exit."""
+    try:
+        import secantus  # noqa: F401  (only to say what is missing; it runs in the child)
+    except ImportError:
+        unavailable("cannot start a throwaway SecantusDB: pip install -r requirements-test.txt")
+    directory = Path(tempfile.mkdtemp(prefix="asyncauth-secantus-faults-"))
+    server = ThrowawaySecantus(directory, free_port())
+    try:
+        try:
+            server.start()
+        except (subprocess.SubprocessError, OSError) as exc:
+            unavailable(f"cannot start a throwaway SecantusDB: {exc!r}")
+        yield server
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            server.stop("immediate")
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _odbc(dialect: str) -> Callable[[str], str]:
     def wrap(native: str) -> str:
         # Imported late: the ODBC helpers of tests._backends come with the ODBC backends.
@@ -288,17 +379,23 @@ def _same(native: str) -> str:
 
 
 #: backend name -> (how to start a throwaway server of it, its URL for a native URL there).
-#: The embedded SQLite has no server; SQL Server cannot run on this machine.
+#: The embedded SQLite has no server; SQL Server cannot run on this machine. MongoDB's is a
+#: SecantusDB (mongod is not installed here); ``mongodb-real`` names a server we may not stop.
 THROWAWAY: dict[str, tuple[Callable[[], AbstractContextManager[Any]], Callable[[str], str]]] = {
     "postgres": (throwaway_postgres, _same),
     "mysql": (throwaway_mariadb, _same),
     "odbc-postgres": (throwaway_postgres, _odbc("postgres")),
     "odbc-mysql": (throwaway_mariadb, _odbc("mysql")),
+    "mongodb": (throwaway_secantus, _same),
 }
 
 
 #: the URL scheme of each throwaway server's own driver
-NATIVE_SCHEME = {throwaway_postgres: "postgresql", throwaway_mariadb: "mysql"}
+NATIVE_SCHEME = {
+    throwaway_postgres: "postgresql",
+    throwaway_mariadb: "mysql",
+    throwaway_secantus: "mongodb",
+}
 
 
 def server_backends() -> list[Any]:

@@ -14,6 +14,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,7 @@ import pytest
 import asyncauth
 from asyncauth import BackendError
 from tests._backends import Backend
+from tests._raw import MongoRaw
 from tests.conformance._support import make_user, unique
 
 if TYPE_CHECKING:
@@ -273,14 +276,65 @@ async def test_bootstrap_raced_by_processes_applies_once(
     tally["bootstrap race: processes"] += BOOTSTRAPPERS
 
 
-async def test_an_exhausted_pool_raises_after_the_timeout(db_url: str, tally: Counter[str]) -> None:
+@asynccontextmanager
+async def _hold_sql_connections(
+    auth: Adapter, backend: Backend, db_url: str, count: int
+) -> AsyncIterator[None]:
+    """Borrow ``count`` connections of the pool, as calls in flight would hold them."""
+    driver = getattr(auth, "driver", None)  # every SQL adapter lends connections through it
+    if driver is None:
+        pytest.fail(f"no way to hold the connections of {type(auth).__name__} here: add one")
+    async with AsyncExitStack() as stack:
+        for _ in range(count):
+            await stack.enter_async_context(driver.connection())
+        yield
+
+
+@asynccontextmanager
+async def _hold_mongo_connections(
+    auth: Adapter, backend: Backend, db_url: str, count: int
+) -> AsyncIterator[None]:
+    """Fill the adapter's pool with its own calls, each blocked on a document that a
+    transaction of another client keeps write-locked (PyMongo lends no connection to hold).
+
+    ``pymongo.timeout`` lets those calls outlast the adapter's short timeout; they must still
+    be waiting when the lock goes, or they did not hold the pool the whole time.
+    """
+    import pymongo
+
+    victim = await make_user(auth)
+    ended: list[float] = []
+    released = float("inf")
+
+    async def held() -> None:
+        with pymongo.timeout(30):
+            got = await auth.update_user(victim.id, name="held")
+        assert got.name == "held"
+        ended.append(time.monotonic())
+
+    async with backend.raw(db_url) as raw, anyio.create_task_group() as group:
+        assert isinstance(raw, MongoRaw), raw
+        async with raw.hold_write_lock("users", id=victim.id):
+            for _ in range(count):
+                group.start_soon(held)
+            await anyio.sleep(0.2)  # each call has its connection and waits on the server
+            yield
+            released = time.monotonic()
+    assert len(ended) == count and min(ended) >= released, (ended, released)
+
+
+#: backend marker -> hold ``count`` connections of an adapter's pool (default: the SQL driver's)
+HOLD_POOL = {"mongodb": _hold_mongo_connections}
+
+
+async def test_an_exhausted_pool_raises_after_the_timeout(
+    backend: Backend, db_url: str, tally: Counter[str]
+) -> None:
     timeout = 0.5
     async with asyncauth.connect(db_url, pool_size=2, timeout=timeout) as auth:
         user = await make_user(auth)
-        driver = getattr(auth, "driver", None)  # every SQL adapter lends connections through it
-        if driver is None:
-            pytest.fail(f"no way to hold the connections of {type(auth).__name__} here: add one")
-        async with driver.connection(), driver.connection():
+        hold = HOLD_POOL.get(backend.marker, _hold_sql_connections)
+        async with hold(auth, backend, db_url, 2):
             for _ in range(3):
                 started = time.perf_counter()
                 with anyio.fail_after(timeout + 5), pytest.raises(BackendError, match="within"):
@@ -292,23 +346,15 @@ async def test_an_exhausted_pool_raises_after_the_timeout(db_url: str, tally: Co
         assert await auth.get_user(user.id) == user
 
 
-#: backends on which this test is not run, because running it takes the process down; each
-#: entry is a failure to fix in the library, not an exemption
-async def test_a_blocked_statement_raises_after_the_timeout(
-    backend: Backend, db_url: str, tally: Counter[str]
-) -> None:
-    """A statement that waits on another writer's lock gives up after ``timeout``."""
-    timeout = 0.5
-    async with (
-        asyncauth.connect(db_url, timeout=timeout) as auth,
-        asyncauth.connect(db_url, timeout=30) as holder,
-    ):
-        user = await make_user(auth)
+@asynccontextmanager
+async def _sql_row_lock(backend: Backend, db_url: str, user_id: str) -> AsyncIterator[None]:
+    """Another adapter keeps the user's row (SQLite: the database) write-locked."""
+    async with asyncauth.connect(db_url, timeout=30) as holder:
         if not hasattr(holder, "queries"):
             pytest.fail(f"no way to hold a write lock with {type(holder).__name__} here: add one")
         q = holder.queries["update_user"]
         args = {
-            "id": int(user.id),
+            "id": int(user_id),
             "now": holder.dialect.time_in(datetime.now(UTC)),
             "set_name": True,
             "name": "held",
@@ -319,9 +365,33 @@ async def test_a_blocked_statement_raises_after_the_timeout(
             "set_email_verified": False,
             "email_verified": None,
         }
-        # ``holder`` keeps the user's row (SQLite: the database) write-locked in a transaction.
         async with holder.driver.transaction() as tx:
             await tx.execute(q, args)
+            yield
+
+
+@asynccontextmanager
+async def _mongo_document_lock(backend: Backend, db_url: str, user_id: str) -> AsyncIterator[None]:
+    """A transaction of another client keeps the user's document write-locked."""
+    async with backend.raw(db_url) as raw:
+        assert isinstance(raw, MongoRaw), raw
+        async with raw.hold_write_lock("users", id=user_id):
+            yield
+
+
+#: backend marker -> keep a user's row locked against other writers (default: SQL)
+WRITE_LOCK = {"mongodb": _mongo_document_lock}
+
+
+async def test_a_blocked_statement_raises_after_the_timeout(
+    backend: Backend, db_url: str, tally: Counter[str]
+) -> None:
+    """A statement that waits on another writer's lock gives up after ``timeout``."""
+    timeout = 0.5
+    async with asyncauth.connect(db_url, timeout=timeout) as auth:
+        user = await make_user(auth)
+        lock = WRITE_LOCK.get(backend.marker, _sql_row_lock)
+        async with lock(backend, db_url, user.id):
             started = time.perf_counter()
             # A backend that ignores its timeout fails here in seconds, and the lock is let go
             # (a hang would outlive the test and block the next ones on this database).
