@@ -1114,7 +1114,8 @@ async def command(
     out = stream if stream is not None else sys.stdout
     out.write(result.table() + "\n")
     out.write(
-        "\nfloor = the same statement through the bare driver on a pool of the same size. "
+        "\nfloor = the same statement (on MongoDB: the same aggregation) through the bare "
+        "driver on a pool of the same size. "
         "The full benchmark (SQLAlchemy ORM, table sizes, saved results) is in benchmarks/.\n"
     )
     return 0
