@@ -7,8 +7,10 @@ still work on each backend the harness knows.
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
+import warnings
 from pathlib import Path
 
 import pytest
@@ -76,7 +78,14 @@ async def test_the_harness_records_every_figure(
 
 
 async def test_a_backend_that_cannot_run_is_reported_not_hidden() -> None:
-    result = await run("smoke", ["mongodb"], urls={"mongodb": "mongodb://127.0.0.1:1/"}, quiet=True)
+    with warnings.catch_warnings():
+        # PyMongo's async monitor drops the socket of a refused connection without closing
+        # it (pymongo 4.20, as in tests/test_mongo.py); collect it here so its ResourceWarning
+        # is not pinned on a later test.
+        warnings.simplefilter("ignore", ResourceWarning)
+        url = "mongodb://127.0.0.1:1/"
+        result = await run("smoke", ["mongodb"], urls={"mongodb": url}, quiet=True)
+        gc.collect()
     entry = result["backends"]["mongodb"]
     assert entry["status"] == "not run" and entry["reason"]
     assert "Not run:" in markdown(result)
