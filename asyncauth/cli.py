@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         default=None,
         help="database URL (default: a temporary SQLite file); the run seeds a scratch "
-        "schema (PostgreSQL) or a new file (SQLite) and removes it afterwards",
+        "schema (PostgreSQL), database (MySQL, MongoDB) or new file (SQLite) and removes it "
+        "afterwards",
     )
     p.add_argument("--sessions", type=int, default=10_000, help="rows seeded (default 10000)")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")

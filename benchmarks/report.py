@@ -14,6 +14,7 @@ from typing import Any
 from asyncauth import _bench as engine
 
 SQL_BACKENDS = ("sqlite", "postgres", "mysql")
+NO_ORM = "The SQLAlchemy ORM contender is SQL-only: MongoDB has no ORM counterpart in the run."
 COLOURS = {
     "floor": "#4c72b0",
     "floor_timeout": "#8172b2",
@@ -46,8 +47,8 @@ def bar_checks(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
     for name, data in _ran(result).items():
         main = data["main"]
-        sql = name in SQL_BACKENDS
-        if sql:
+        # The floor bar holds for every backend that has a floor, MongoDB included.
+        if {"asyncauth", "floor"} <= set(data["contenders"]):
             seq = main["sequential"]
             checks.append(
                 _check(
@@ -195,6 +196,10 @@ def markdown(result: Mapping[str, Any]) -> str:
             "",
             engine.markdown_table(name, data["summary"], names, "asyncauth", "floor"),
         ]
+        if "sizes_note" in data:
+            lines += ["", f"Table sizes: {data['sizes_note']}"]
+        if name not in SQL_BACKENDS:
+            lines += ["", NO_ORM]
         if "sqlalchemy_orm" in names:
             main = data["main"]
             cells = []

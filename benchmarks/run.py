@@ -3,12 +3,15 @@
     python -m benchmarks.run                       # the full run, every backend reachable
     python -m benchmarks.run --workload smoke      # seconds long, what CI runs
     python -m benchmarks.run --backend postgres --out /tmp/bench
+    python -m benchmarks.run --backend mongodb --secantusdb    # a throwaway SecantusDB
 
 Workloads are data (``workloads.json``). Server URLs come from the environment
 (``ASYNCAUTH_BENCH_POSTGRES_URL``, ``..._MYSQL_URL``, ``..._MONGODB_URL``) with local defaults;
-every run works in scratch areas (a temporary SQLite file, a PostgreSQL schema, ...) that it
-removes. Results: ``session-read.json`` (every figure, machine, versions, date), ``.md`` (the
-table) and ``.png`` (the chart) in ``--out``.
+every run works in scratch areas (a temporary SQLite file, a PostgreSQL schema, a MongoDB
+database, ...) that it removes. ``--secantusdb`` runs MongoDB against a SecantusDB that the run
+starts as a separate process (``scripts/secantusdb_server.py``) and stops afterwards.
+Results: ``session-read.json`` (every figure, machine, versions, date), ``.md`` (the table) and
+``.png`` (the chart) in ``--out``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +54,18 @@ def load_workload(name: str) -> dict[str, Any]:
     spec: dict[str, Any] = data[name]
     spec["name"] = name
     Workload.from_mapping(spec["main"])  # fail early on a typo
-    if spec["main"]["sessions"] not in spec["sizes"]:
-        raise SystemExit("the main table size must be one of the sizes (its table is reused)")
+    for backend in spec["backends"]:
+        if spec["main"]["sessions"] not in sizes_for(spec, backend):
+            raise SystemExit(
+                f"the main table size must be one of {backend}'s sizes (its table is reused)"
+            )
     return spec
+
+
+def sizes_for(spec: Mapping[str, Any], backend: str) -> list[int]:
+    """The table sizes of the sweep on ``backend``: its own list where one is given."""
+    own = spec.get("backend_sizes", {}).get(backend)
+    return list(own["sizes"]) if own else list(spec["sizes"])
 
 
 def server_url(backend: str) -> str | None:
@@ -128,11 +142,11 @@ def sizes_summary(sweep: Mapping[str, Mapping[str, list[dict[str, float]]]]) -> 
     }
 
 
-def plan(spec: Mapping[str, Any], contenders: int) -> int:
+def plan(spec: Mapping[str, Any], sizes: list[int], contenders: int) -> int:
     """Progress units of one backend."""
     wl = Workload.from_mapping(spec["main"])
-    sweep = spec["size_rounds"] * contenders * len(spec["sizes"])
-    return len(spec["sizes"]) + sweep + engine.plan_steps(wl, contenders) + 1
+    sweep = spec["size_rounds"] * contenders * len(sizes)
+    return len(sizes) + sweep + engine.plan_steps(wl, contenders) + 1
 
 
 async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet: bool) -> dict:
@@ -140,12 +154,13 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
     backend = engine.backend_for(url)
     contenders = contenders_for(backend, list(spec["contenders"]))
     workload = Workload.from_mapping(spec["main"])
-    progress = Progress(plan(spec, len(contenders)), enabled=not quiet)
+    sizes = sizes_for(spec, name)
+    progress = Progress(plan(spec, sizes, len(contenders)), enabled=not quiet)
     seed_seconds: dict[str, float] = {}
     try:
         async with AsyncExitStack() as stack:
             areas: dict[int, str] = {}
-            for size in spec["sizes"]:
+            for size in sizes:
                 progress.show(f"{name}: seed {size:,} sessions")
                 area = await stack.enter_async_context(backend.scratch(url))
                 await asyncauth.bootstrap(area)
@@ -162,10 +177,13 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
             progress.step()
     finally:
         progress.close()
+    own_sizes = spec.get("backend_sizes", {}).get(name)
     return {
         "status": "ran",
         "server": server,
         "contenders": list(contenders),
+        # Why this backend's table sizes differ from the workload's, when they do.
+        **({"sizes_note": own_sizes["why"]} if own_sizes else {}),
         "seed_seconds": seed_seconds,
         "main": main,
         "summary": engine.summarise(main, "asyncauth", "floor"),
@@ -242,7 +260,6 @@ async def run(
 
 def source() -> dict[str, Any]:
     """The commit the run measured (and whether the tree had changes), when run from git."""
-    import subprocess
 
     def git(*args: str) -> str:
         out = subprocess.run(
@@ -271,6 +288,35 @@ def save(result: Mapping[str, Any], out: Path, *, chart: bool = True) -> list[Pa
     return paths
 
 
+@contextmanager
+def secantusdb() -> Iterator[str]:
+    """A throwaway SecantusDB in a separate process (GPL: never imported here); its URL.
+
+    The launcher prints its URL once it accepts connections, and stops when its stdin closes.
+    """
+    launcher = HERE.parent / "scripts" / "secantusdb_server.py"
+    with tempfile.TemporaryDirectory(prefix="asyncauth-bench-secantus-") as directory:
+        process = subprocess.Popen(
+            [sys.executable, str(launcher), str(Path(directory) / "data")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            line = process.stdout.readline().decode().strip()
+            if not line.startswith("mongodb://"):
+                raise SystemExit("SecantusDB did not start (pip install -r requirements-test.txt)")
+            yield line
+        finally:
+            process.stdin.close()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait()
+            process.stdout.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--workload", default="full", help="a name in workloads.json")
@@ -279,8 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results are written")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--secantusdb",
+        action="store_true",
+        help="run MongoDB against a throwaway SecantusDB started for the run (a separate process)",
+    )
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.workload, args.backend, quiet=args.quiet))
+    with ExitStack() as stack:
+        urls = {"mongodb": stack.enter_context(secantusdb())} if args.secantusdb else None
+        result = asyncio.run(run(args.workload, args.backend, urls=urls, quiet=args.quiet))
     for path in save(result, args.out):
         print(f"wrote {path}")
     from benchmarks.report import markdown

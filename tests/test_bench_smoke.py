@@ -7,8 +7,10 @@ still work on each backend the harness knows.
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
+import warnings
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ import asyncauth
 from asyncauth import _bench as engine
 from asyncauth import cli
 from benchmarks.report import markdown
-from benchmarks.run import SERVERS, load_workload, run, save
+from benchmarks.run import SERVERS, load_workload, run, save, sizes_for
 from tests._backends import Backend
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +41,9 @@ async def test_the_harness_records_every_figure(
     main = spec["main"]
     data = result["backends"][backend.name]
     assert data["status"] == "ran"
-    assert {"floor", "asyncauth", "sqlalchemy_orm"} <= set(data["contenders"])
+    assert {"floor", "asyncauth"} <= set(data["contenders"])
+    # The ORM contender is SQL-only; MongoDB's floor is the bare PyMongo aggregation.
+    assert ("sqlalchemy_orm" in data["contenders"]) == (backend.name != "mongodb")
     for name in data["contenders"]:
         rounds = data["main"]["sequential"][name]
         assert len(rounds) == main["rounds"]
@@ -47,8 +51,9 @@ async def test_the_harness_records_every_figure(
         for level in main["concurrency"]:
             per = data["main"]["concurrency"][str(level)][name]
             assert len(per) == main["rounds"] and all(r["ops_s"] > 0 for r in per)
-    assert sorted(data["sizes"], key=int) == [str(s) for s in spec["sizes"]]
-    assert set(data["seed_seconds"]) == {str(s) for s in spec["sizes"]}
+    sizes = sizes_for(spec, backend.name)
+    assert sorted(data["sizes"], key=int) == [str(s) for s in sizes]
+    assert set(data["seed_seconds"]) == {str(s) for s in sizes}
     assert len(data["bootstrap"]["first_ms"]) == spec["bootstrap_repeats"]
     summary = data["summary"]
     assert set(summary["concurrency"]) == {str(c) for c in main["concurrency"]}
@@ -59,6 +64,9 @@ async def test_the_harness_records_every_figure(
     claims = {(c["backend"], c["claim"]) for c in result["bar"]}
     assert (backend.name, "sequential p50 latency vs floor <= 1.15x") in claims
     assert ("-", "import asyncauth < 50 ms") in claims
+    if backend.name == "mongodb":
+        assert "floor_timeout" in data["contenders"]
+        assert "SQL-only" in markdown(result)
     if backend.name == "postgres":
         assert any("SQLAlchemy ORM" in claim for _, claim in claims)
         assert ("postgres", "bootstrap on an up-to-date database < 5 ms") in claims
@@ -70,7 +78,14 @@ async def test_the_harness_records_every_figure(
 
 
 async def test_a_backend_that_cannot_run_is_reported_not_hidden() -> None:
-    result = await run("smoke", ["mongodb"], urls={"mongodb": "mongodb://127.0.0.1:1/"}, quiet=True)
+    with warnings.catch_warnings():
+        # PyMongo's async monitor drops the socket of a refused connection without closing
+        # it (pymongo 4.20, as in tests/test_mongo.py); collect it here so its ResourceWarning
+        # is not pinned on a later test.
+        warnings.simplefilter("ignore", ResourceWarning)
+        url = "mongodb://127.0.0.1:1/"
+        result = await run("smoke", ["mongodb"], urls={"mongodb": url}, quiet=True)
+        gc.collect()
     entry = result["backends"]["mongodb"]
     assert entry["status"] == "not run" and entry["reason"]
     assert "Not run:" in markdown(result)
