@@ -157,6 +157,8 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
     sizes = sizes_for(spec, name)
     progress = Progress(plan(spec, sizes, len(contenders)), enabled=not quiet)
     seed_seconds: dict[str, float] = {}
+    measured = False
+    cleanup_error = None
     try:
         async with AsyncExitStack() as stack:
             areas: dict[int, str] = {}
@@ -175,6 +177,14 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
             progress.show(f"{name}: bootstrap")
             boot = await engine.bootstrap_cost(areas[workload.sessions], spec["bootstrap_repeats"])
             progress.step()
+            measured = True
+    except Exception as exc:
+        if not measured:
+            raise
+        # Every figure is in: a scratch area that cannot be removed (a server that went away
+        # while its database was dropped) is reported, not allowed to lose the whole run.
+        cleanup_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        print(f"{name}: scratch areas not removed: {cleanup_error}", file=sys.stderr)
     finally:
         progress.close()
     own_sizes = spec.get("backend_sizes", {}).get(name)
@@ -190,6 +200,7 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
         "sizes": sweep,
         "sizes_summary": sizes_summary(sweep),
         "bootstrap": boot,
+        **({"cleanup_error": cleanup_error} if cleanup_error else {}),
     }
 
 
@@ -248,7 +259,16 @@ async def run(
             if not quiet:
                 print(f"{name}: not run ({reason})", file=sys.stderr)
             continue
-        result["backends"][name] = await run_backend(name, url, spec, quiet)
+        try:
+            result["backends"][name] = await run_backend(name, url, spec, quiet)
+        except Exception as exc:
+            if require:
+                raise
+            # One backend failing mid-run must not cost the figures of the others.
+            reason = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            result["backends"][name] = {"status": "not run", "reason": reason}
+            print(f"{name}: {reason}", file=sys.stderr)
+            continue
         result["backends"][name]["load_average_after"] = list(os.getloadavg())
     result["import"] = engine.import_cost(spec["import_repeats"])
     result["load_average"]["end"] = list(os.getloadavg())
