@@ -24,6 +24,7 @@ from tests._backends import (
     odbc_postgres_database,
 )
 from tests._raw import MySQLRaw, PostgresRaw
+from tests.conformance._support import sql_row_locked
 
 pyodbc = pytest.importorskip("pyodbc")
 aioodbc = pytest.importorskip("aioodbc")
@@ -293,26 +294,9 @@ async def test_cancelling_a_call_blocked_on_a_lock_leaves_the_process_and_pool_w
     # the statement ends, and is never lent again.
     import anyio
 
-    async with (
-        asyncauth.connect(odbc_url, bootstrap=True, pool_size=2, timeout=3) as auth,
-        asyncauth.connect(odbc_url, timeout=30) as holder,
-    ):
+    async with asyncauth.connect(odbc_url, bootstrap=True, pool_size=2, timeout=3) as auth:
         user = await auth.create_user(email="lock@example.com", name="before")
-        now = holder.dialect.time_in(datetime.now(UTC))
-        args = {
-            "id": int(user.id),
-            "now": now,
-            "set_name": True,
-            "name": "held",
-            "set_email": False,
-            "email": None,
-            "set_image": False,
-            "image": None,
-            "set_email_verified": False,
-            "email_verified": None,
-        }
-        async with holder.driver.transaction() as tx:
-            await tx.execute(holder.queries["update_user"], args)
+        async with sql_row_locked(odbc_url, user.id):
             for _ in range(3):
                 with anyio.move_on_after(0.3) as scope:
                     await auth.update_user(user.id, name="blocked")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import asyncauth
 from asyncauth import Account, Adapter, Authenticator, User
 from tests._raw import Raw
 
@@ -103,3 +106,27 @@ def authenticator_for(user_id: str, **fields: Any) -> Authenticator:
     }
     values.update(fields)
     return Authenticator(**values)
+
+
+@asynccontextmanager
+async def sql_row_locked(db_url: str, user_id: str) -> AsyncIterator[None]:
+    """Another SQL adapter keeps the user's row (SQLite: the database) write-locked: an
+    ``update_user`` left open in a transaction for the duration of the block."""
+    async with asyncauth.connect(db_url, timeout=30) as holder:
+        if not hasattr(holder, "queries"):
+            raise AssertionError(f"{type(holder).__name__} has no SQL to hold a row lock with")
+        args = {
+            "id": int(user_id),
+            "now": holder.dialect.time_in(datetime.now(timezone.utc)),
+            "set_name": True,
+            "name": "held",
+            "set_email": False,
+            "email": None,
+            "set_image": False,
+            "image": None,
+            "set_email_verified": False,
+            "email_verified": None,
+        }
+        async with holder.driver.transaction() as tx:
+            await tx.execute(holder.queries["update_user"], args)
+            yield

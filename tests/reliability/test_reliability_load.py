@@ -27,7 +27,7 @@ import asyncauth
 from asyncauth import BackendError
 from tests._backends import Backend
 from tests._raw import MongoRaw
-from tests.conformance._support import make_user, unique
+from tests.conformance._support import make_user, sql_row_locked, unique
 
 if TYPE_CHECKING:
     from asyncauth import Adapter
@@ -349,25 +349,8 @@ async def test_an_exhausted_pool_raises_after_the_timeout(
 @asynccontextmanager
 async def _sql_row_lock(backend: Backend, db_url: str, user_id: str) -> AsyncIterator[None]:
     """Another adapter keeps the user's row (SQLite: the database) write-locked."""
-    async with asyncauth.connect(db_url, timeout=30) as holder:
-        if not hasattr(holder, "queries"):
-            pytest.fail(f"no way to hold a write lock with {type(holder).__name__} here: add one")
-        q = holder.queries["update_user"]
-        args = {
-            "id": int(user_id),
-            "now": holder.dialect.time_in(datetime.now(UTC)),
-            "set_name": True,
-            "name": "held",
-            "set_email": False,
-            "email": None,
-            "set_image": False,
-            "image": None,
-            "set_email_verified": False,
-            "email_verified": None,
-        }
-        async with holder.driver.transaction() as tx:
-            await tx.execute(q, args)
-            yield
+    async with sql_row_locked(db_url, user_id):
+        yield
 
 
 @asynccontextmanager
