@@ -31,7 +31,7 @@ from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
 from ._pool import BorrowedPool, FairPool
-from ._sql import Query, Statement
+from ._sql import Statement
 
 __all__ = ["ALREADY_DONE", "SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
 
@@ -149,6 +149,8 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
             if pool is None
             else BorrowedPool("MySQL", pool.acquire, pool.release, timeout=timeout)
         )
+        # An application's pool needs connection()'s per-connection set-up.
+        self.direct = self.pool if pool is None else None
         # Connections already given the session settings (an application's pool hands out
         # connections asyncauth has never seen, so this is tracked per connection).
         self._ready: weakref.WeakSet[aiomysql.Connection] = weakref.WeakSet()
@@ -208,25 +210,12 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         finally:
             timer.cancel()
 
-    async def fetch_one(self, query: Query, args: Mapping[str, Any]) -> Row | None:
-        # The hot path (a session read) without the generic context managers: take a
-        # connection, run the one statement, give the connection back.
-        stmt = query.single
-        if stmt is None or not self.owns_pool:
-            return await super().fetch_one(query, args)
-        pool = self.pool
-        try:
-            conn = await pool.acquire()
-            try:
-                cur = _Cursor(conn)
-                await self._run(conn, cur, stmt.sql, stmt.bind(args))
-                row: Row | None = await cur.fetchone()
-            finally:
-                pool.release(conn)
-        except AsyncAuthError:
-            raise
-        except self.errors as exc:
-            raise self.translate(exc) from exc
+    async def _fetch_row(
+        self, conn: aiomysql.Connection, stmt: Statement, args: Mapping[str, Any]
+    ) -> Row | None:
+        cur = _Cursor(conn)  # no cursor context manager: nothing is left to drain
+        await self._run(conn, cur, stmt.sql, stmt.bind(args))
+        row: Row | None = await cur.fetchone()
         return row
 
     async def _fetch(

@@ -105,6 +105,7 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         # Statements on our own connections are bounded by their command_timeout; on a
         # borrowed pool's, by the timeout passed with each call.
         self._statement_timeout = None if pool is None else timeout
+        self.direct = self.pool
 
     async def open(self) -> None:
         """Open the first connection of the pool (when the adapter owns it)."""
@@ -142,24 +143,12 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         finally:
             pool.release(conn)
 
-    async def fetch_one(self, query: Any, args: Mapping[str, Any]) -> Row | None:
-        # The hot path: take a connection, one fetchrow, give it back; nothing else.
-        stmt = query.single
-        if stmt is None:
-            return await super().fetch_one(query, args)
-        pool = self.pool
-        try:
-            conn = await pool.acquire()
-            try:
-                row: Row | None = await conn.fetchrow(
-                    stmt.sql, *stmt.bind(args), timeout=self._statement_timeout
-                )
-            finally:
-                pool.release(conn)
-        except AsyncAuthError:
-            raise
-        except self.errors as exc:
-            raise self.translate(exc) from exc
+    async def _fetch_row(
+        self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
+    ) -> Row | None:
+        row: Row | None = await conn.fetchrow(
+            stmt.sql, *stmt.bind(args), timeout=self._statement_timeout
+        )
         return row
 
     async def _fetch(

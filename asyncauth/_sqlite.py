@@ -106,6 +106,7 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         self.pool: FairPool[aiosqlite.Connection] = FairPool(
             "SQLite", self._connect, size=self.pool_size, timeout=timeout, discard=_close
         )
+        self.direct = self.pool
 
     async def open(self) -> None:
         """Open every connection of the pool and set the pragmas."""
@@ -137,24 +138,6 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
             yield conn
         finally:
             self.pool.release(conn)
-
-    async def fetch_one(self, query: Any, args: Mapping[str, Any]) -> Row | None:
-        # The hot path without the generic context managers: acquire, one fetch, release.
-        stmt = query.single
-        if stmt is None:
-            return await super().fetch_one(query, args)
-        pool = self.pool
-        try:
-            conn = await pool.acquire()
-            try:
-                rows: list[Row] = await conn.execute_fetchall(stmt.sql, stmt.bind(args))  # type: ignore[assignment]
-            finally:
-                pool.release(conn)
-        except AsyncAuthError:
-            raise
-        except self.errors as exc:
-            raise self.translate(exc) from exc
-        return rows[0] if rows else None
 
     async def _fetch(
         self, conn: aiosqlite.Connection, stmt: Statement, args: Mapping[str, Any]
