@@ -6,12 +6,12 @@ the SQL dialect (which folder of queries and migrations is used) is chosen by th
 drivers (which is how the wrapper is tested here, where no SQL Server can run).
 
 What differs per dialect is kept to the session set-up run once on each connection (the time
-zone, so that naive ODBC timestamps are UTC), and a few connection-string defaults.
+zone, so that naive ODBC timestamps are UTC, and the server-side statement or lock timeouts
+where the ODBC driver has none), and a few connection-string defaults.
 
 aioodbc runs each ODBC call in a worker thread, so a call cannot be abandoned half-way: the
-statement timeout is the ODBC driver's own (pyodbc's connection ``timeout``; where the driver
-does not support it, as psqlODBC, statements are not bounded), and the wait for a free
-connection is bounded on the asyncio side.
+statement timeout is the ODBC driver's own (pyodbc's connection ``timeout``) or the server's,
+and the wait for a free connection is bounded on the asyncio side (``asyncauth._pool``).
 """
 
 from __future__ import annotations
