@@ -66,10 +66,16 @@ MIGRATIONS_COLLECTION: Final = "asyncauth_migrations"
 _CODEC: Final[CodecOptions[dict[str, Any]]] = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 log = logging.getLogger("asyncauth")
-# How long a call waits for a server when every server of the deployment failed its last
-# check (``MongoAdapter._unreachable``). PyMongo checks a server again at most every 0.5 s
-# while a call waits for one, so a call made as the server comes back still gets it.
+# How long a call that the breaker lets through (``_Breaker``) waits for a server while every
+# server of the deployment failed its last check (``MongoAdapter._unreachable``). PyMongo
+# checks a server again at most every 0.5 s while a call waits for one, so a call made as the
+# server comes back still gets it.
 UNREACHABLE_WAIT: Final = 0.5
+# While the deployment is down, how often the breaker tries a TCP connection to its servers,
+# and for how long a server that refused one and then accepted one lets every call through to
+# PyMongo again (``_Breaker``).
+KNOCK_EVERY: Final = 0.05
+HEARD_FOR: Final = 1.0
 
 Doc = dict[str, Any]
 # (collection, key fields, options): options only ``unique`` and ``sparse``.
@@ -223,6 +229,7 @@ def _withhold_key_values(exc: pe.OperationFailure) -> str:
 _PLACE: Final = 1  # a place was handed over
 _TIMED_OUT: Final = 0  # none within the timeout
 _DOWN: Final = 2  # the deployment went down meanwhile: no place, go and fail fast
+_PROBE: Final = 3  # down, and this call is the breaker's probe (no place either)
 
 
 class _FairGate:
@@ -302,9 +309,92 @@ class _FairGate:
         self._free += 1
 
 
+class _Breaker:
+    """A circuit breaker for the time every server of the deployment is down.
+
+    PyMongo lets a call wait for a server (or retries it) until the call's whole timeout, in
+    case the server comes back. During an outage every call would then hang for ``timeout``,
+    where a SQL pool fails at once on a refused connection. So while PyMongo's topology says
+    that every server failed its last check (``MongoAdapter._unreachable``: after an operation
+    failed on a network error, or a monitor check did), calls fail at once with
+    ``BackendError``, except:
+
+    - one probe at a time goes through to PyMongo (with ``UNREACHABLE_WAIT``): a call waiting
+      for a server makes PyMongo's monitor check the servers every 0.5 s instead of every
+      ``heartbeatFrequencyMS`` (10 s by default), so PyMongo sees the server come back;
+    - a server whose port refused a TCP connection and then accepts one (tried at most every
+      ``KNOCK_EVERY`` s) lets every call through for ``HEARD_FOR`` s. PyMongo's monitor wakes
+      only on a 0.5 s grid (its periodic executor sleeps in steps of
+      ``minHeartbeatFrequencyMS`` before it looks whether a check was requested), so it
+      notices a restarted server up to 0.5 s late; calls let through in that gap wait in
+      PyMongo for the check and succeed, instead of being refused by a breaker that does not
+      know yet. Only a refusal followed by an accept counts: a server shutting down accepts
+      for a moment after its connections failed, and a hung server or a proxy in front of a
+      dead one accepts all along; those get the probe only.
+
+    The breaker closes as soon as PyMongo's topology knows a server again. It only reads the
+    topology, so a client handed in by the application keeps its settings.
+    """
+
+    __slots__ = ("_heard", "_knocking", "_next_knock", "_probing", "_refused")
+
+    def __init__(self) -> None:
+        self._probing = False  # a probe is inside PyMongo
+        self._knocking = False  # a TCP connection is being tried
+        self._next_knock = float("-inf")
+        self._refused = False  # the last knock was refused
+        self._heard = float("-inf")  # when a knock was accepted after a refusal
+
+    async def admit(self, adapter: MongoAdapter) -> int:
+        """``_PROBE`` or ``_DOWN`` (let through, with ``UNREACHABLE_WAIT``), else raise."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._heard < HEARD_FOR:
+            return _DOWN
+        if not self._probing:
+            self._probing = True
+            return _PROBE
+        if not self._knocking and loop.time() >= self._next_knock:
+            self._knocking = True
+            try:
+                listening = await _listening(adapter._addresses(), UNREACHABLE_WAIT)
+            finally:
+                self._knocking = False
+                self._next_knock = loop.time() + KNOCK_EVERY
+            came_back, self._refused = listening and self._refused, not listening
+            if came_back:
+                log.debug("mongodb: a server accepts connections again; letting calls through")
+                self._heard = loop.time()
+                return _DOWN
+        raise BackendError(f"MongoDB unreachable: {adapter._down_reason()}")
+
+    def probed(self) -> None:
+        """The probe came back (answered or failed): the next call may probe."""
+        self._probing = False
+
+
+async def _listening(addresses: list[tuple[str, int | None]], wait: float) -> bool:
+    """Whether any of these servers accepts a TCP (or Unix socket) connection within ``wait``."""
+    for host, port in addresses:
+        try:
+            if port is None:  # PyMongo's address of a Unix domain socket
+                opening = asyncio.open_unix_connection(host)
+            else:
+                opening = asyncio.open_connection(host, port)
+            _, writer = await asyncio.wait_for(opening, wait)
+        except (OSError, asyncio.TimeoutError):
+            continue
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+        return True
+    return False
+
+
 def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
-    """Run an adapter method through the adapter's gate and turn driver exceptions into
-    asyncauth's, in one place (``raise ... from``)."""
+    """Run an adapter method through the adapter's breaker and gate, and turn driver
+    exceptions into asyncauth's, in one place (``raise ... from``)."""
 
     @functools.wraps(fn)
     async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -312,17 +402,19 @@ def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, 
         gate = adapter._gate
         got = _PLACE
         if adapter._unreachable():
-            got = _DOWN
+            got = await adapter._breaker.admit(adapter)
         elif not gate.try_acquire():
             got = await gate.acquire(adapter._timeout, adapter._unreachable)
+            if got == _DOWN:
+                got = await adapter._breaker.admit(adapter)
         if got == _TIMED_OUT:
             raise BackendError(f"no MongoDB connection free within {adapter._timeout} s")
         try:
-            if got == _DOWN:
-                # Down: fail within UNREACHABLE_WAIT, not the whole timeout, and without a
-                # place at the gate: a call that finds no server holds no connection, and
-                # the places may all be held by calls that were in flight when it went down
-                # (PyMongo retries those until their timeout, in case the server comes back).
+            if got != _PLACE:
+                # Down: a call let through waits UNREACHABLE_WAIT, not the whole timeout, and
+                # takes no place at the gate: a call that finds no server holds no connection,
+                # and the places may all be held by calls that were in flight when it went
+                # down (PyMongo retries those until their timeout, in case it comes back).
                 with operation_timeout(min(adapter._timeout, UNREACHABLE_WAIT)):
                     return await fn(*args, **kwargs)
             return await fn(*args, **kwargs)
@@ -331,6 +423,8 @@ def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, 
         finally:
             if got == _PLACE:
                 gate.release()
+            elif got == _PROBE:
+                adapter._breaker.probed()
 
     return wrapper
 
@@ -473,6 +567,7 @@ class MongoAdapter(BaseAdapter):
         self._transactions = transactions
         self._db: Any = None
         self._gate = _FairGate(pool_size or _client_pool_size(client))
+        self._breaker = _Breaker()
 
     def __repr__(self) -> str:
         return f"<MongoAdapter database={self._database_name!r}>"
@@ -532,6 +627,23 @@ class MongoAdapter(BaseAdapter):
         return bool(servers) and all(
             s.error is not None and not s.is_server_type_known for s in servers
         )
+
+    def _addresses(self) -> list[tuple[str, int | None]]:
+        """The (host, port) of every server the client knows of."""
+        try:
+            return list(self._client.topology_description.server_descriptions())
+        except AttributeError:
+            return []
+
+    def _down_reason(self) -> str:
+        """Why the deployment is down, as PyMongo's last check of its servers says (PyMongo's
+        check errors name the address and the socket error, never credentials)."""
+        try:
+            servers = self._client.topology_description.server_descriptions().values()
+        except AttributeError:
+            servers = []
+        reasons = [str(s.error) for s in servers if s.error is not None]
+        return "; ".join(reasons) or "no server answered its last check"
 
     async def aclose(self) -> None:
         """Close the client if this adapter made it."""

@@ -7,6 +7,7 @@ machine's shared servers.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sqlite3
@@ -178,12 +179,15 @@ async def test_delete_user_killed_midway_leaves_nothing_partial(
             tally["kill: delete_user killed midway"] += 1
 
 
-def _run_parked_child(mode: str, path: str, pattern: str, *extra: str) -> str:
-    """Run ``_sqlite_child`` until it parks inside its transaction, then SIGKILL it."""
+def _run_parked_child(
+    mode: str, path: str, pattern: str, *extra: str, child_module: str = "_sqlite_child"
+) -> str:
+    """Run ``_sqlite_child`` (or ``child_module``) until it parks inside its transaction (at
+    its step), then SIGKILL it."""
     with tempfile.TemporaryDirectory() as scratch:
         marker = Path(scratch) / "parked"
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability._sqlite_child", mode, path, str(marker)]
+            [sys.executable, "-m", f"tests.reliability.{child_module}", mode, path, str(marker)]
             + [pattern, *extra],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -354,6 +358,52 @@ async def _kill_mysql_migration(url: str, raw: Raw) -> list[int]:
     return [2]
 
 
+async def _kill_mongo_migration(url: str, raw: Raw) -> list[int]:
+    """SIGKILL a bootstrap process in index set 2, after it created the authenticators'
+    indexes and before the sessions' ``userId`` index (``_mongo_child``).
+
+    MongoDB creates each index on its own, so an index set cannot be all or nothing there:
+    what must hold is that the half-made set is not recorded, that reads and writes work on
+    what is there, and that the next bootstrap finishes it.
+    """
+    from tests._raw import MongoRaw, mongo_url
+
+    assert isinstance(raw, MongoRaw)
+    parked = await anyio.to_thread.run_sync(
+        functools.partial(
+            _run_parked_child,
+            "bootstrap",
+            mongo_url(url),
+            "sessions:userId",
+            child_module="_mongo_child",
+        )
+    )
+    assert parked == "createIndexes sessions(userId)", parked
+    assert await raw.db["asyncauth_migrations"].distinct("_id") == [1]
+    made = {
+        name: [
+            [k for k, _ in info["key"]]
+            for info in (await raw.db[name].index_information()).values()
+        ]
+        for name in ("authenticators", "sessions")
+    }
+    assert ["credentialId"] in made["authenticators"], made  # index set 2 had begun
+    assert ["userId"] not in made["sessions"], made  # and was killed before this one
+    async with asyncauth.connect(url, timeout=30) as auth:
+        report = await auth.check()
+        assert report.pending == [2] and not report.ok, report.differences
+        # What the killed bootstrap left serves the adapter as it is.
+        user = await make_user(auth)
+        session = await auth.create_session(user.id, datetime.now(UTC) + timedelta(days=1))
+        assert await auth.get_session_and_user(session.session_token) == (session, user)
+        authenticator = await auth.create_authenticator(authenticator_for(user.id))
+        found = await auth.get_authenticator(authenticator.credential_id)
+        assert found == authenticator
+        assert (await auth.purge_expired()).sessions == 0
+        assert await auth.delete_user(user.id) == user
+    return [2]
+
+
 #: backend name -> kill a bootstrap in the middle of its migrations (checking what is left);
 #: returns the versions the next bootstrap must apply
 KILL_MIGRATION: dict[str, Callable[[str, Raw], Awaitable[list[int]]]] = {
@@ -361,6 +411,8 @@ KILL_MIGRATION: dict[str, Callable[[str, Raw], Awaitable[list[int]]]] = {
     "odbc-postgres": _kill_postgres_migration,
     "mysql": _kill_mysql_migration,
     "odbc-mysql": _kill_mysql_migration,
+    "mongodb": _kill_mongo_migration,
+    "mongodb-motor": _kill_mongo_migration,
 }
 
 

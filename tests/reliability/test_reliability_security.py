@@ -175,8 +175,11 @@ async def test_a_password_in_the_url_never_shows_in_errors(
             f"{scheme}://user:{password}@[::1/db",
         ]
     for url in urls:
+        # Connect, then one call: a SQL backend fails in connect, MongoDB's connects lazily
+        # and fails in the call; either way the error must not show the password.
         with pytest.raises(AsyncAuthError) as caught:
-            await asyncauth.connect(url, timeout=2)
+            async with asyncauth.connect(url, timeout=2) as auth:
+                await auth.get_user_by_email("nobody@example.com")
         assert isinstance(caught.value, ConfigurationError | asyncauth.BackendError)
         text = _full_text(caught.value)
         assert password not in text, text
@@ -272,12 +275,53 @@ async def _bulk_mysql(raw: Raw, user_id: str, tag: str, sessions: int, tokens: i
     )
 
 
+async def _bulk_mongo(raw: Raw, user_id: str, tag: str, sessions: int, tokens: int) -> None:
+    from bson import ObjectId
+
+    from tests._raw import MongoRaw
+
+    assert isinstance(raw, MongoRaw)
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    user = ObjectId(user_id)
+    step = 10_000  # documents per insert_many: a few MB per round trip
+    for start in range(0, sessions, step):
+        await raw.collection("sessions").insert_many(
+            [
+                {
+                    "userId": user,
+                    "expires": past,
+                    "sessionToken": f"purge-{tag}{i}",
+                    "accessToken": f"access-{tag}{i}",
+                    "createdAt": past,
+                    "updatedAt": past,
+                }
+                for i in range(start, min(start + step, sessions))
+            ],
+            ordered=False,
+        )
+    for start in range(0, tokens, step):
+        await raw.collection("verification_requests").insert_many(
+            [
+                {
+                    "identifier": "purge@example.com",
+                    "token": f"purge-{tag}{i}",
+                    "expires": past,
+                    "createdAt": past,
+                    "updatedAt": past,
+                }
+                for i in range(start, min(start + step, tokens))
+            ],
+            ordered=False,
+        )
+
+
 #: raw helper class -> insert expired sessions and verification tokens in bulk, natively (by
 #: the raw helper, so a backend reached another way, e.g. over ODBC, uses its database's own)
 BULK_EXPIRED = {
     "SqliteRaw": _bulk_sqlite,
     "PostgresRaw": _bulk_postgres,
     "MySQLRaw": _bulk_mysql,
+    "MongoRaw": _bulk_mongo,
 }
 
 
