@@ -15,20 +15,20 @@ import pytest
 
 import asyncauth
 from asyncauth import BackendError
+from tests._backends import Backend
+from tests.conformance._support import pool_held
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_session_read_waits_for_a_connection_at_most_the_timeout(db_url: str) -> None:
-    if db_url.startswith("mongodb"):
-        # PyMongo's pool is not the adapter's to hold; an injector for it is still to be
-        # written (issue 6, tests/reliability/README.md).
-        pytest.skip("no way yet to hold a MongoDB client's only connection from outside")
+async def test_a_session_read_waits_for_a_connection_at_most_the_timeout(
+    backend: Backend, db_url: str
+) -> None:
     async with asyncauth.connect(db_url, pool_size=1, timeout=0.3) as auth:
         user = await auth.create_user(email=f"hot-{uuid.uuid4().hex}@example.com")
         expires = datetime.now(timezone.utc) + timedelta(days=1)
         session = await auth.create_session(user.id, expires)
-        async with auth.driver.connection():  # the only connection, held
+        async with pool_held(auth, backend, db_url, 1):  # the only connection, held
             start = time.monotonic()
             with pytest.raises(BackendError):
                 await auth.get_session_and_user(session.session_token)

@@ -7,15 +7,19 @@ session database never collide and never depend on each other's rows.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncauth
 from asyncauth import Account, Adapter, Authenticator, User
 from tests._raw import Raw
+
+if TYPE_CHECKING:
+    from tests._backends import Backend
 
 UTC = timezone.utc
 
@@ -130,3 +134,59 @@ async def sql_row_locked(db_url: str, user_id: str) -> AsyncIterator[None]:
         async with holder.driver.transaction() as tx:
             await tx.execute(holder.queries["update_user"], args)
             yield
+
+
+@asynccontextmanager
+async def _hold_sql_connections(adapter: Adapter, count: int, **_: Any) -> AsyncIterator[None]:
+    driver = getattr(adapter, "driver", None)  # every SQL adapter lends connections through it
+    if driver is None:
+        raise AssertionError(f"no way to hold the connections of {type(adapter).__name__}")
+    async with AsyncExitStack() as stack:
+        for _ in range(count):
+            await stack.enter_async_context(driver.connection())
+        yield
+
+
+@asynccontextmanager
+async def _hold_mongo_connections(
+    adapter: Adapter, count: int, *, backend: Backend, db_url: str
+) -> AsyncIterator[None]:
+    # PyMongo lends no connection to hold: fill the adapter's places with its own calls, each
+    # blocked on a document that a transaction of another client keeps write-locked.
+    # ``pymongo.timeout`` lets them outlast the adapter's short timeout; they must still be
+    # waiting when the lock goes, or they did not hold the pool the whole time.
+    import anyio
+    import pymongo
+
+    from tests._raw import MongoRaw
+
+    victim = await make_user(adapter)
+    ended: list[float] = []
+    released = float("inf")
+
+    async def held() -> None:
+        with pymongo.timeout(30):
+            got = await adapter.update_user(victim.id, name="held")
+        assert got.name == "held"
+        ended.append(time.monotonic())
+
+    async with backend.raw(db_url) as raw, anyio.create_task_group() as group:
+        assert isinstance(raw, MongoRaw), raw
+        async with raw.hold_write_lock("users", id=victim.id):
+            for _ in range(count):
+                group.start_soon(held)
+            await anyio.sleep(0.2)  # each call has its place and waits on the server
+            yield
+            released = time.monotonic()
+    assert len(ended) == count and min(ended) >= released, (ended, released)
+
+
+@asynccontextmanager
+async def pool_held(
+    adapter: Adapter, backend: Backend, db_url: str, count: int
+) -> AsyncIterator[None]:
+    """``count`` connections of the adapter's pool kept busy for the block, as calls in flight
+    would keep them (SQL: borrowed from the driver; MongoDB: its own calls, blocked)."""
+    hold = _hold_mongo_connections if backend.marker == "mongodb" else _hold_sql_connections
+    async with hold(adapter, count, backend=backend, db_url=db_url):
+        yield

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ import asyncauth
 from asyncauth import BackendError
 from tests._backends import Backend
 from tests._raw import MongoRaw
-from tests.conformance._support import make_user, sql_row_locked, unique
+from tests.conformance._support import make_user, pool_held, sql_row_locked, unique
 
 if TYPE_CHECKING:
     from asyncauth import Adapter
@@ -276,65 +276,13 @@ async def test_bootstrap_raced_by_processes_applies_once(
     tally["bootstrap race: processes"] += BOOTSTRAPPERS
 
 
-@asynccontextmanager
-async def _hold_sql_connections(
-    auth: Adapter, backend: Backend, db_url: str, count: int
-) -> AsyncIterator[None]:
-    """Borrow ``count`` connections of the pool, as calls in flight would hold them."""
-    driver = getattr(auth, "driver", None)  # every SQL adapter lends connections through it
-    if driver is None:
-        pytest.fail(f"no way to hold the connections of {type(auth).__name__} here: add one")
-    async with AsyncExitStack() as stack:
-        for _ in range(count):
-            await stack.enter_async_context(driver.connection())
-        yield
-
-
-@asynccontextmanager
-async def _hold_mongo_connections(
-    auth: Adapter, backend: Backend, db_url: str, count: int
-) -> AsyncIterator[None]:
-    """Fill the adapter's pool with its own calls, each blocked on a document that a
-    transaction of another client keeps write-locked (PyMongo lends no connection to hold).
-
-    ``pymongo.timeout`` lets those calls outlast the adapter's short timeout; they must still
-    be waiting when the lock goes, or they did not hold the pool the whole time.
-    """
-    import pymongo
-
-    victim = await make_user(auth)
-    ended: list[float] = []
-    released = float("inf")
-
-    async def held() -> None:
-        with pymongo.timeout(30):
-            got = await auth.update_user(victim.id, name="held")
-        assert got.name == "held"
-        ended.append(time.monotonic())
-
-    async with backend.raw(db_url) as raw, anyio.create_task_group() as group:
-        assert isinstance(raw, MongoRaw), raw
-        async with raw.hold_write_lock("users", id=victim.id):
-            for _ in range(count):
-                group.start_soon(held)
-            await anyio.sleep(0.2)  # each call has its connection and waits on the server
-            yield
-            released = time.monotonic()
-    assert len(ended) == count and min(ended) >= released, (ended, released)
-
-
-#: backend marker -> hold ``count`` connections of an adapter's pool (default: the SQL driver's)
-HOLD_POOL = {"mongodb": _hold_mongo_connections}
-
-
 async def test_an_exhausted_pool_raises_after_the_timeout(
     backend: Backend, db_url: str, tally: Counter[str]
 ) -> None:
     timeout = 0.5
     async with asyncauth.connect(db_url, pool_size=2, timeout=timeout) as auth:
         user = await make_user(auth)
-        hold = HOLD_POOL.get(backend.marker, _hold_sql_connections)
-        async with hold(auth, backend, db_url, 2):
+        async with pool_held(auth, backend, db_url, 2):
             for _ in range(3):
                 started = time.perf_counter()
                 with anyio.fail_after(timeout + 5), pytest.raises(BackendError, match="within"):
