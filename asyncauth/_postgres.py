@@ -53,7 +53,8 @@ async def keep_session_state(conn: asyncpg.Connection) -> None:
     RESET ALL`` on every release: a second round trip per call. asyncauth leaves no session
     state behind (no LISTEN, cursors, SET or session-level locks; its advisory lock is
     transaction-scoped), and asyncpg still rolls back an open transaction before calling this.
-    Applications that hand in a pool of their own can pass it as ``reset=`` too.
+    Applications that hand in an asyncpg pool of their own can pass it as ``reset=`` (the
+    adapter's own pool lends bare connections and sends nothing on release either).
     """
 
 
