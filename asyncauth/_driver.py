@@ -81,11 +81,11 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
     #: the driver's exception classes that :meth:`map_error` translates
     errors: ClassVar[tuple[type[BaseException], ...]]
 
-    # -- what each driver provides -------------------------------------------------------
+    #: the driver's pool: its own ``FairPool`` or an application's behind ``BorrowedPool``
+    #: (``asyncauth._pool``); lends with ``acquire``/``release``, ends with ``aclose``
+    pool: Any
 
-    @abc.abstractmethod
-    def connection(self) -> Any:
-        """An async context manager lending a pooled connection (waits at most the timeout)."""
+    # -- what each driver provides -------------------------------------------------------
 
     @abc.abstractmethod
     async def _fetch(self, conn: ConnT, stmt: Statement, args: Mapping[str, Any]) -> list[Row]:
@@ -107,9 +107,9 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         so that two writers cannot deadlock upgrading a read lock.
         """
 
-    @abc.abstractmethod
     async def aclose(self) -> None:
-        """Close the pool, if the driver made it."""
+        """Close the pool, if the driver made it (a borrowed one just stops lending)."""
+        await self.pool.aclose()
 
     @staticmethod
     @abc.abstractmethod
@@ -117,6 +117,16 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         """Translate one of :attr:`errors` into asyncauth's tree (most specific first)."""
 
     # -- shared logic ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[ConnT]:
+        """A pooled connection for the block (waits at most the timeout)."""
+        pool = self.pool
+        conn: ConnT = await pool.acquire()
+        try:
+            yield conn
+        finally:
+            pool.release(conn)
 
     def translate(self, exc: BaseException) -> AsyncAuthError:
         """:meth:`map_error`, logged at DEBUG (the message, never the driver's text)."""

@@ -30,7 +30,7 @@ import pymysql
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
-from ._pool import BorrowedPool, FairPool
+from ._pool import FairPool, own_or_borrowed
 from ._sql import Statement
 
 __all__ = ["ALREADY_DONE", "SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
@@ -137,17 +137,14 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         self.timeout = timeout
         # Our own pool is fair (asyncauth._pool); an application's aiomysql pool is borrowed
         # as it is.
-        self.pool: FairPool[aiomysql.Connection] | BorrowedPool[aiomysql.Connection] = (
-            FairPool(
-                "MySQL",
-                self._connect,
-                size=pool_size,
-                timeout=timeout,
-                alive=_reusable,
-                discard=_close,
-            )
-            if pool is None
-            else BorrowedPool("MySQL", pool.acquire, pool.release, timeout=timeout)
+        self.pool = own_or_borrowed(
+            "MySQL",
+            pool,
+            self._connect,
+            size=pool_size,
+            timeout=timeout,
+            alive=_reusable,
+            discard=_close,
         )
         # An application's pool needs connection()'s per-connection set-up.
         self.direct = self.pool if pool is None else None
@@ -261,9 +258,6 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
                     conn.close()  # the connection died with the statement: drop it
             raise
         await conn.commit()
-
-    async def aclose(self) -> None:
-        await self.pool.aclose()
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:

@@ -35,7 +35,7 @@ from ._errors import AsyncAuthError, BackendError, ConfigurationError, Duplicate
 from ._mysql_session import ALREADY_DONE as MYSQL_ALREADY_DONE
 from ._mysql_session import SESSION_SETUP as MYSQL_SESSION_SETUP
 from ._mysql_session import TIMESTAMP_RANGE as MYSQL_TIMESTAMP_RANGE
-from ._pool import BorrowedPool, FairPool
+from ._pool import FairPool, own_or_borrowed
 from ._sql import Statement
 
 __all__ = ["DRIVERS", "OdbcDriver", "connection_string", "odbc_driver"]
@@ -139,22 +139,15 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         self.timeout = timeout
         # Our own pool is fair (asyncauth._pool); an application's aioodbc pool is borrowed
         # as it is.
-        self.pool: FairPool[aioodbc.Connection] | BorrowedPool[aioodbc.Connection] = (
-            FairPool(
-                "ODBC",
-                self._connect,
-                size=pool_size,
-                timeout=timeout,
-                alive=_reusable,
-                discard=_close_own,
-            )
-            if pool is None
-            else BorrowedPool(
-                "ODBC",
-                pool.acquire,
-                functools.partial(_release_borrowed, pool),
-                timeout=timeout,
-            )
+        self.pool = own_or_borrowed(
+            "ODBC",
+            pool,
+            self._connect,
+            size=pool_size,
+            timeout=timeout,
+            alive=_reusable,
+            discard=_close_own,
+            release=None if pool is None else functools.partial(_release_borrowed, pool),
         )
         self._ready: weakref.WeakSet[aioodbc.Connection] = weakref.WeakSet()
         # Connects that outlived their caller, kept until they finish and are closed.

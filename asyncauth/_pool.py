@@ -29,7 +29,7 @@ import anyio
 
 from ._errors import BackendError
 
-__all__ = ["BorrowedPool", "FairPool"]
+__all__ = ["BorrowedPool", "FairPool", "own_or_borrowed"]
 
 C = TypeVar("C")
 
@@ -275,3 +275,21 @@ class BorrowedPool(Generic[C]):
         self.closed = True
         if self._releasing:
             await asyncio.gather(*self._releasing, return_exceptions=True)
+
+
+def own_or_borrowed(
+    name: str,
+    borrowed: Any,
+    connect: Callable[[], Awaitable[C]],
+    *,
+    size: int,
+    timeout: float,
+    alive: Callable[[C], bool] | None = None,
+    discard: Callable[[C], Coroutine[Any, Any, None]] | None = None,
+    release: Callable[[C], Awaitable[Any] | None] | None = None,
+) -> FairPool[C] | BorrowedPool[C]:
+    """A driver's pool: its own fair one, or the application's ``borrowed`` pool (anything
+    with ``acquire()`` and ``release(conn)``) as it is, behind the same calls."""
+    if borrowed is None:
+        return FairPool(name, connect, size=size, timeout=timeout, alive=alive, discard=discard)
+    return BorrowedPool(name, borrowed.acquire, release or borrowed.release, timeout=timeout)

@@ -18,7 +18,7 @@ import asyncpg
 
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
-from ._pool import BorrowedPool, FairPool
+from ._pool import FairPool, own_or_borrowed
 from ._sql import Statement
 
 __all__ = ["PostgresDriver", "dialect", "keep_session_state"]
@@ -91,17 +91,14 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         # (asyncauth._pool); asyncpg's pool wraps each in a proxy and releases through a task
         # of its own, which profiled as a large share of a session read. An application's
         # asyncpg pool is borrowed as it is.
-        self.pool: FairPool[asyncpg.Connection] | BorrowedPool[asyncpg.Connection] = (
-            FairPool(
-                "PostgreSQL",
-                self._connect,
-                size=pool_size,
-                timeout=timeout,
-                alive=_reusable,
-                discard=_terminate,
-            )
-            if pool is None
-            else BorrowedPool("PostgreSQL", pool.acquire, pool.release, timeout=timeout)
+        self.pool = own_or_borrowed(
+            "PostgreSQL",
+            pool,
+            self._connect,
+            size=pool_size,
+            timeout=timeout,
+            alive=_reusable,
+            discard=_terminate,
         )
         # Statements on our own connections are bounded by their command_timeout; on a
         # borrowed pool's, by the timeout passed with each call.
@@ -135,15 +132,6 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         )
         return conn
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        pool = self.pool
-        conn = await pool.acquire()
-        try:
-            yield conn
-        finally:
-            pool.release(conn)
-
     async def _fetch_row(
         self, conn: asyncpg.Connection, stmt: Statement, args: Mapping[str, Any]
     ) -> Row | None:
@@ -176,9 +164,6 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         # Row locks and advisory locks serialise what needs it; no table lock is taken.
         async with conn.transaction():
             yield
-
-    async def aclose(self) -> None:
-        await self.pool.aclose()
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:

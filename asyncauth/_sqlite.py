@@ -131,14 +131,6 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
             raise
         return conn
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
-        conn = await self.pool.acquire()
-        try:
-            yield conn
-        finally:
-            self.pool.release(conn)
-
     async def _fetch(
         self, conn: aiosqlite.Connection, stmt: Statement, args: Mapping[str, Any]
     ) -> list[Row]:
@@ -167,9 +159,6 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
                 await conn.rollback()
             raise
         await conn.commit()
-
-    async def aclose(self) -> None:
-        await self.pool.aclose()
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
