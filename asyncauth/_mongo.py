@@ -1082,13 +1082,23 @@ class MongoAdapter(BaseAdapter):
     # -- maintenance -----------------------------------------------------------------------------
 
     @_translated
-    async def purge_expired(self, *, batch_size: int = 1000) -> PurgeResult:
+    async def purge_expired(
+        self, *, batch_size: int = 1000, progress: Callable[[str, int], object] | None = None
+    ) -> PurgeResult:
+        """Delete expired sessions and verification tokens in batches of ``batch_size``.
+
+        ``progress``, when given, is called after every batch with the kind of document
+        (``"sessions"`` or ``"verification_tokens"``) and how many of them are gone so far.
+        """
         size = v.integer(batch_size, "batch_size")
         assert size is not None
         if size < 1:
             raise ValidationError("batch_size", "must be at least 1")
         counts = []
-        for collection in (self._sessions, self._tokens):
+        for kind, collection in (
+            ("sessions", self._sessions),
+            ("verification_tokens", self._tokens),
+        ):
             total = 0
             while True:
                 # MongoDB's delete has no limit, so each batch is "these ids" (found through
@@ -1101,12 +1111,13 @@ class MongoAdapter(BaseAdapter):
                         {"expires": {"$lt": stamp}}, projection={"_id": 1}, limit=size
                     )
                 ]
-                if not ids:
-                    break
-                result = await collection.delete_many(
-                    {"_id": {"$in": ids}, "expires": {"$lt": stamp}}
-                )
-                total += result.deleted_count
+                if ids:
+                    result = await collection.delete_many(
+                        {"_id": {"$in": ids}, "expires": {"$lt": stamp}}
+                    )
+                    total += result.deleted_count
+                if progress is not None:
+                    progress(kind, total)
                 if len(ids) < size:
                     break
             counts.append(total)

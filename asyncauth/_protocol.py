@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
+from ._schema import SchemaReport
 
 __all__ = ["Adapter", "SessionRecord"]
 
@@ -132,11 +133,25 @@ class Adapter(Protocol):
     async def update_authenticator_counter(self, credential_id: str, counter: int) -> Authenticator:
         """Set the signature counter. Unknown credential: NotFoundError."""
 
-    async def purge_expired(self, *, batch_size: int = 1000) -> PurgeResult:
+    async def purge_expired(
+        self, *, batch_size: int = 1000, progress: Callable[[str, int], object] | None = None
+    ) -> PurgeResult:
         """Delete expired sessions and verification tokens in batches of ``batch_size``.
 
-        Each batch is its own short statement, so no lock is held for long.
+        Each batch is its own short statement, so no lock is held for long. ``progress``, when
+        given, is called after every batch with the kind (``"sessions"`` or
+        ``"verification_tokens"``) and how many of that kind are gone so far.
         """
+
+    async def bootstrap(self) -> list[int]:
+        """Bring the schema up to date; the migration versions applied (or adopted) now.
+
+        Idempotent and safe from many processes at once; never drops or narrows anything.
+        """
+
+    async def check(self) -> SchemaReport:
+        """Compare the live schema with the expected one (``.ok``, ``.differences``); changes
+        nothing."""
 
     # NextAuth v3 needs two reads the modern contract has no use for; every backend has them.
 
