@@ -108,9 +108,20 @@ async def test_purge_expired_removes_exactly_the_expired_rows(
             assert await auth.get_session_and_user(session.session_token) is None
 
         # Counts that are not multiples of the batch size, so a last partial batch must run.
-        result = await auth.purge_expired(batch_size=7)
+        reported: list[tuple[str, int]] = []
+        result = await auth.purge_expired(
+            batch_size=7, progress=lambda kind, count: reported.append((kind, count))
+        )
 
         assert result == PurgeResult(sessions=17, verification_tokens=9)
+        # One report per batch, with the running total of its kind.
+        assert reported == [
+            ("sessions", 7),
+            ("sessions", 14),
+            ("sessions", 17),
+            ("verification_tokens", 7),
+            ("verification_tokens", 9),
+        ]
         assert await fresh_raw.count("sessions") == 4
         assert await fresh_raw.count("verification_requests") == 3
         for session in valid_sessions:
