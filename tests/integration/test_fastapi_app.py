@@ -1,7 +1,9 @@
 """The example FastAPI app (examples/fastapi_app.py), end to end through httpx's ASGI transport.
 
-Every test runs on each SQL backend of ``tests._backends`` (SQLite, PostgreSQL) through the
-``backend``/``db_url`` fixtures, and checks what was stored by reading the database directly.
+Every test runs on each backend of ``tests._backends`` through the ``backend``/``db_url``
+fixtures, and checks what was stored by reading the database directly. OAuth providers are
+``FakeProvider``s; the attacks of issue 11 (an identity posted by the client, login CSRF, a
+pre-registered address) are each played by a test.
 """
 
 from __future__ import annotations
