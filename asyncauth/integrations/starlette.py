@@ -56,6 +56,9 @@ COOKIE_NAME = "next-auth.session-token"
 SECURE_COOKIE_NAME = "__Secure-next-auth.session-token"
 # Where SessionCookieMiddleware leaves the list of Set-Cookie headers to add to the response.
 _SCOPE_KEY = "asyncauth.set_cookie"
+# Where each NextAuthSessions instance caches its answer for the request, keyed by instance:
+# two instances (a user cookie and an admin cookie, or two databases) never share an answer.
+_RESOLVED_KEY = "asyncauth.resolved"
 _UNSET = object()
 
 
@@ -154,13 +157,19 @@ class NextAuthSessions:
         return found
 
     async def optional(self, request: HTTPConnection) -> Authenticated | None:
-        """The signed-in session and user, or ``None``; resolved once per request."""
-        cached: Authenticated | None | object = getattr(request.state, "asyncauth", _UNSET)
+        """The signed-in session and user, or ``None``; resolved once per request.
+
+        The answer is cached on the request for this instance only: another instance (another
+        cookie name, adapter or ages) resolves its own cookie.
+        """
+        resolved: dict[NextAuthSessions, Authenticated | None]
+        resolved = request.scope.setdefault(_RESOLVED_KEY, {})
+        cached = resolved.get(self, _UNSET)
         if cached is not _UNSET:
             assert cached is None or isinstance(cached, Authenticated)
             return cached
         found = await self._resolve(request)
-        request.state.asyncauth = found
+        resolved[self] = found
         return found
 
     async def _resolve(self, request: HTTPConnection) -> Authenticated | None:

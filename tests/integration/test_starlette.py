@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 
 import anyio
@@ -159,3 +160,46 @@ async def test_websocket_reads_the_session_without_sliding(db_url: str, session_
     async with asyncauth.connect(db_url) as auth:
         pair = await auth.get_session_and_user(session_token)
     assert pair is not None and pair[0].expires < datetime.now(UTC) + timedelta(days=2)
+
+
+async def test_two_instances_on_one_route_each_resolve_their_own_cookie(
+    db_url: str, session_token: str
+) -> None:
+    # A user cookie and an admin cookie (its own name, its own adapter) on one route: the
+    # admin check must not reuse the user's session resolved earlier in the same request.
+    users = NextAuthSessions(state_key="store", slide=False)
+    admins = NextAuthSessions(state_key="admin", cookie_name="admin.session-token", slide=False)
+
+    async def admin_page(request: Request) -> JSONResponse:
+        user = await users.optional(request)
+        admin = await admins(request)  # 401 unless the admin cookie holds a live session
+        return JSONResponse({"user": user and user.user.id, "admin": admin.user.id})
+
+    @asynccontextmanager
+    async def both(app: Starlette) -> AsyncIterator[None]:
+        async with (
+            lifespan(db_url, state_key="store")(app),
+            lifespan(db_url, state_key="admin")(app),
+        ):
+            yield
+
+    app = Starlette(routes=[Route("/admin", admin_page)], lifespan=both)
+    async with asyncauth.connect(db_url) as auth:
+        boss = await auth.create_user()
+        boss_session = await auth.create_session(boss.id, datetime.now(UTC) + timedelta(days=1))
+        pair = await auth.get_session_and_user(session_token)
+    assert pair is not None
+    user_id = pair[1].id
+    user_cookie = f"{COOKIE_NAME}={session_token}"
+    admin_cookie = f"admin.session-token={boss_session.session_token}"
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            as_user = await client.get("/admin", headers={"Cookie": user_cookie})
+            as_both = await client.get(
+                "/admin", headers={"Cookie": f"{user_cookie}; {admin_cookie}"}
+            )
+            as_admin = await client.get("/admin", headers={"Cookie": admin_cookie})
+    assert as_user.status_code == 401, as_user.text
+    assert as_both.json() == {"user": user_id, "admin": boss.id}
+    assert as_admin.json() == {"user": None, "admin": boss.id}
