@@ -1,6 +1,6 @@
 """The MongoDB backend: the adapter contract over PyMongo's async API.
 
-Documents use the NextAuth v3 MongoDB layout (SCHEMA.md): collections ``users``,
+Documents use the NextAuth v3 MongoDB layout (docs/schema.md): collections ``users``,
 ``accounts``, ``sessions``, ``verificationRequests`` (plus ``authenticators``), camelCase
 fields, ObjectId ``_id`` and ``userId``, BSON dates. Ids are rendered as 24-hex strings at the
 boundary; a string that is not an ObjectId is an id that cannot exist, so getters answer

@@ -1,7 +1,7 @@
 """The schema asyncauth expects, as data, and the comparison used by ``check`` and adoption.
 
 Dialects name types and indexes differently, and TypeORM names them differently again, so the
-comparison works on what matters (SCHEMA.md): tables, columns, type families, nullability, and
+comparison works on what matters (docs/schema.md): tables, columns, type families, nullability, and
 which column sets are unique or indexed. Extra tables, columns and indexes are allowed: they are
 the user's (custom migrations) or TypeORM's (``typeorm_metadata``).
 """

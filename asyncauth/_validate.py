@@ -1,6 +1,6 @@
 """Input checks shared by every backend, so that bad input fails the same way everywhere.
 
-The limits follow the narrowest documented schema (SCHEMA.md): VARCHAR(255) columns take at
+The limits follow the narrowest documented schema (docs/schema.md): VARCHAR(255) columns take at
 most 255 characters, TEXT columns at most 16,383 (what MySQL's 64 KiB TEXT holds in utf8mb4).
 NUL and lone surrogates are refused because PostgreSQL and UTF-8 cannot store them.
 """

@@ -27,7 +27,7 @@ UTC = timezone.utc
 
 # Columns whose SQL type is an integer key, rendered as str at the boundary.
 ID_COLUMNS = frozenset({"id", "user_id"})
-# Timestamp columns of SCHEMA.md (SQLite keeps them as text, PostgreSQL as timestamptz).
+# Timestamp columns of docs/schema.md (SQLite keeps them as text, PostgreSQL as timestamptz).
 DATETIME_COLUMNS = frozenset(
     {"email_verified", "expires", "access_token_expires", "created_at", "updated_at"}
 )
@@ -35,7 +35,7 @@ BOOL_COLUMNS = frozenset({"credential_backed_up"})
 TABLES = ("users", "accounts", "sessions", "verification_requests", "authenticators")
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
-# The one text format SCHEMA.md allows for SQLite datetimes (what NextAuth v3 writes).
+# The one text format docs/schema.md allows for SQLite datetimes (what NextAuth v3 writes).
 _SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 
 Row = dict[str, Any]
@@ -91,7 +91,7 @@ def check_identifier(name: str) -> str:
 
 
 def parse_sqlite_datetime(column: str, value: object) -> datetime:
-    """Read SQLite's UTC text, insisting on the exact format SCHEMA.md prescribes."""
+    """Read SQLite's UTC text, insisting on the exact format docs/schema.md prescribes."""
     if not isinstance(value, str) or not _SQLITE_DATETIME.fullmatch(value):
         raise AssertionError(
             f"{column}: SQLite datetime stored as {value!r}, expected UTC text "
@@ -653,7 +653,7 @@ class MongoRaw:
     """MongoDB through a bare PyMongo ``AsyncMongoClient``, with SQL table and column names.
 
     Documents come back as the SQL helpers' rows: snake_case keys, ``id``/``user_id`` as str,
-    aware UTC datetimes, and every column of SCHEMA.md present (``None`` when the document
+    aware UTC datetimes, and every column of docs/schema.md present (``None`` when the document
     leaves the field out, as NextAuth v3 does for empty values).
     """
 

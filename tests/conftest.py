@@ -43,7 +43,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_configure(config: pytest.Config) -> None:
     for backend in BACKENDS:
         config.addinivalue_line("markers", f"{backend.marker}: {backend.description}")
-    config.addinivalue_line("markers", "conformance: the shared behaviour suite of CONFORMANCE.md")
+    config.addinivalue_line(
+        "markers", "conformance: the shared behaviour suite of docs/conformance.md"
+    )
 
 
 @pytest.fixture(autouse=True)

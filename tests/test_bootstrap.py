@@ -1,8 +1,8 @@
-"""Bootstrap and check on SQLite and PostgreSQL: the schema of SCHEMA.md, concurrency,
+"""Bootstrap and check on SQLite and PostgreSQL: the schema of docs/schema.md, concurrency,
 adoption of NextAuth v3 databases, checksum drift. Each test gets a database of its own.
 
 The catalog is read here with the bare drivers, independently of the library's own catalog
-queries, and compared with SCHEMA.md's migration 1 written out literally.
+queries, and compared with docs/schema.md's migration 1 written out literally.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.anyio
 UTC = timezone.utc
 ROOT = Path(__file__).resolve().parents[1]
 
-# SCHEMA.md, PostgreSQL, migration 1: (type, nullable) per column, and the eight indexes.
+# docs/schema.md, PostgreSQL, migration 1: (type, nullable) per column, and the eight indexes.
 PG_V1: dict[str, dict[str, tuple[str, bool]]] = {
     "accounts": {
         "id": ("integer", False),
@@ -99,7 +99,7 @@ def sqlite_path(url: str) -> str:
     return url.removeprefix("sqlite:///")
 
 
-# -- the schema of SCHEMA.md ------------------------------------------------------------------
+# -- the schema of docs/schema.md -------------------------------------------------------------
 
 
 @pytest.mark.postgres

@@ -188,6 +188,8 @@ def test_the_docs_exist() -> None:
         "nextauth.md",
         "custom-models.md",
         "starlette.md",
+        "schema.md",
+        "conformance.md",
     } <= names
 
 

@@ -1,7 +1,7 @@
 """MySQL / MariaDB specifics, against the real server (each test in a database of its own).
 
 The conformance suite covers behaviour; this file covers what only MySQL has: its schema
-(checked against SCHEMA.md through information_schema), adoption of a NextAuth v3 database,
+(checked against docs/schema.md through information_schema), adoption of a NextAuth v3 database,
 migrations interrupted midway (MySQL commits DDL implicitly), the session time zone, the 2038
 limit of TIMESTAMP, the error mapping, and a connection killed inside delete_user.
 """
@@ -75,7 +75,7 @@ async def test_an_unreachable_server_is_a_backend_error(anyio_backend: str) -> N
 
 # -- schema --------------------------------------------------------------------------------
 
-# SCHEMA.md, migration 1 for MySQL/MariaDB: (column, type, nullable, default), in order.
+# docs/schema.md, migration 1 for MySQL/MariaDB: (column, type, nullable, default), in order.
 STAMPS = [
     ("created_at", "timestamp(6)", False, "current_timestamp(6)"),
     ("updated_at", "timestamp(6)", False, "current_timestamp(6)"),

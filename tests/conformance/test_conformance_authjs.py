@@ -1,4 +1,4 @@
-"""CONFORMANCE.md cases 1-13: the project's port of the Auth.js adapter suite.
+"""docs/conformance.md cases 1-13: the project's port of the Auth.js adapter suite.
 
 Each test checks the adapter's answers and, through ``raw``, the rows it actually stored.
 """
@@ -124,7 +124,7 @@ async def test_create_user_stores_exactly_the_given_fields(adapter: Adapter, raw
     assert row["name"] == "Ada Lovelace"
     assert row["image"] == "https://example.com/ada.png"
     assert row["email_verified"] == ms(verified)
-    # SCHEMA.md: asyncauth sets created_at / updated_at itself.
+    # docs/schema.md: asyncauth sets created_at / updated_at itself.
     for column in ("created_at", "updated_at"):
         assert row[column] is not None
         assert ms(before) - timedelta(seconds=5) <= row[column] <= now() + timedelta(seconds=5)

@@ -1,4 +1,4 @@
-"""CONFORMANCE.md cases 19-24, which neither the Auth.js nor the NextAuth v3 suite has,
+"""docs/conformance.md cases 19-24, which neither the Auth.js nor the NextAuth v3 suite has,
 plus the validation limits and the hashed-session-token option of the contract.
 """
 

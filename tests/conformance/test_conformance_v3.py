@@ -1,4 +1,4 @@
-"""CONFORMANCE.md cases 14-18: the NextAuth v3 adapter suite, through asyncauth.nextauth_v3.
+"""docs/conformance.md cases 14-18: the NextAuth v3 adapter suite, through asyncauth.nextauth_v3.
 
 Rows must be exactly what NextAuth v3 itself writes (it shares the database), so each test
 reads them back through ``raw``.

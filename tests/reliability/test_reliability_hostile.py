@@ -1,6 +1,6 @@
 """Hostile input, generated: every string field of every model, on every backend.
 
-The rule is defined once, here, from SCHEMA.md: a VARCHAR(255) column takes at most 255
+The rule is defined once, here, from docs/schema.md: a VARCHAR(255) column takes at most 255
 characters, a TEXT column at most 16,383 (what MySQL's TEXT holds in utf8mb4), no column
 takes NUL or a lone surrogate, and a required field is not empty. A value inside the rule is
 stored and read back exactly (through the adapter and straight from the database); a value
@@ -33,7 +33,7 @@ else:
 pytestmark = [pytest.mark.anyio]
 
 UTC = timezone.utc
-VARCHAR = 255  # VARCHAR(255) columns of SCHEMA.md
+VARCHAR = 255  # VARCHAR(255) columns of docs/schema.md
 TEXT = 16_383  # TEXT columns, at MySQL's utf8mb4 limit
 EXAMPLES = 100
 TABLES = ("users", "accounts", "sessions", "verification_requests", "authenticators")
