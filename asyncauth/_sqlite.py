@@ -157,7 +157,10 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
                 # fsync per commit.
                 await conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
-            await _close(conn)
+            # Shielded: a connect cut short by the pool's deadline still closes its thread,
+            # after the statement running there (bounded by the busy timeout).
+            with anyio.CancelScope(shield=True):
+                await _close(conn)
             raise
         return conn
 

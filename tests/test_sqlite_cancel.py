@@ -80,7 +80,9 @@ async def test_a_cancelled_begin_waiting_for_the_lock_is_not_lent_in_a_transacti
         await auth.aclose()
 
     # Restart: what was acknowledged is on disk.
-    assert _rows(path, "SELECT 1 FROM sessions WHERE session_token = ?", session.session_token) == []
+    assert (
+        _rows(path, "SELECT 1 FROM sessions WHERE session_token = ?", session.session_token) == []
+    )
     assert _rows(path, "SELECT 1 FROM sessions WHERE session_token = ?", fresh.session_token)
     assert _rows(path, "SELECT 1 FROM users WHERE id = ?", int(doomed.id))  # never deleted
 
