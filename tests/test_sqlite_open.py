@@ -112,9 +112,6 @@ async def test_adapters_and_processes_bootstrap_one_new_file_at_once() -> None:
                 applied = [r for r in results if r in ([1, 2], "ok [1, 2]")]
                 if len(applied) != 1:
                     failures.append(f"round {round_}: migrations applied {len(applied)} times")
-                path.unlink()
-                for suffix in ("-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
     assert failures == [], f"{len(failures)} failures, first: {failures[:3]}"
 
 
