@@ -32,8 +32,8 @@ DELETE FROM sessions WHERE session_token = :session_token RETURNING user_id, exp
 -- name: purge_sessions
 -- params: now, batch_size
 -- SQLite has one writer at a time: a bounded batch keeps each write lock short. The instant
--- is compared as in get_session_and_user, (an expression index on it would
--- make each batch a range scan: see migration 0004 in the branch history).
+-- is compared as in get_session_and_user. Without an index on that expression each batch
+-- scans the table; migration 0004 (commit f7b4091) adds one.
 DELETE FROM sessions WHERE id IN (
   SELECT id FROM sessions WHERE strftime('%Y-%m-%d %H:%M:%f', expires) < :now
   ORDER BY strftime('%Y-%m-%d %H:%M:%f', expires) LIMIT :batch_size);
