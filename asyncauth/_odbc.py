@@ -354,7 +354,10 @@ def _spoil(conn: aioodbc.Connection) -> None:
 
 
 def _reusable(conn: aioodbc.Connection) -> bool:
-    return not conn.closed and _SPOILED not in conn.__dict__
+    # asyncauth keeps its connections in autocommit mode outside a transaction: one that is
+    # not (a transaction whose end was cut short) could lend an open transaction to the next
+    # caller. pyodbc answers ``autocommit`` from its own flag, without calling the driver.
+    return not conn.closed and _SPOILED not in conn.__dict__ and bool(conn._conn.autocommit)
 
 
 async def _close(conn: aioodbc.Connection) -> None:

@@ -233,7 +233,10 @@ class BorrowedPool(Generic[C]):
     """A pool the application made and owns, behind the same calls as :class:`FairPool`.
 
     Its own rules (fairness, health checks) apply; asyncauth only bounds the wait with
-    ``timeout`` and never closes it: :meth:`aclose` just stops lending.
+    ``timeout`` and never closes it: :meth:`aclose` just stops lending. A connection that
+    ``alive`` refuses (one still inside a transaction, say) is closed with ``discard`` before
+    it goes back, so that the application's pool does not lend it again as it is: not every
+    pool checks (aioodbc's does not).
     """
 
     def __init__(
@@ -243,11 +246,15 @@ class BorrowedPool(Generic[C]):
         release: Callable[[C], Awaitable[Any] | None],
         *,
         timeout: float,
+        alive: Callable[[C], bool] | None = None,
+        discard: Callable[[C], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self.name = name
         self.timeout = timeout
         self._acquire = acquire
         self._release = release
+        self._alive = alive
+        self._discard = discard
         self._releasing: set[asyncio.Future[Any]] = set()
         self.closed = False
 
@@ -270,6 +277,16 @@ class BorrowedPool(Generic[C]):
             self._releasing.add(task)
             task.add_done_callback(self._releasing.discard)
 
+    async def _discard_then_release(
+        self, conn: C, discard: Callable[[C], Coroutine[Any, Any, None]]
+    ) -> None:
+        try:
+            await discard(conn)
+        finally:
+            pending = self._release(conn)  # the pool forgets it; it is closed now
+            if inspect.isawaitable(pending):
+                await pending
+
     async def aclose(self) -> None:
         """Stop lending; wait for releases under way. The pool itself stays open."""
         self.closed = True
@@ -289,7 +306,15 @@ def own_or_borrowed(
     release: Callable[[C], Awaitable[Any] | None] | None = None,
 ) -> FairPool[C] | BorrowedPool[C]:
     """A driver's pool: its own fair one, or the application's ``borrowed`` pool (anything
-    with ``acquire()`` and ``release(conn)``) as it is, behind the same calls."""
+    with ``acquire()`` and ``release(conn)``) as it is, behind the same calls.
+
+    Either way a connection that ``alive`` refuses is closed with ``discard`` instead of
+    being lent again, unless a ``release`` of the driver's own does that check itself.
+    """
     if borrowed is None:
         return FairPool(name, connect, size=size, timeout=timeout, alive=alive, discard=discard)
-    return BorrowedPool(name, borrowed.acquire, release or borrowed.release, timeout=timeout)
+    if release is not None:
+        return BorrowedPool(name, borrowed.acquire, release, timeout=timeout)
+    return BorrowedPool(
+        name, borrowed.acquire, borrowed.release, timeout=timeout, alive=alive, discard=discard
+    )

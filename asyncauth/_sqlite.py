@@ -2,12 +2,19 @@
 
 Times are stored as NextAuth v3 does on SQLite, UTC text ``YYYY-MM-DD HH:MM:SS.SSS``, which
 sorts and compares correctly in SQL. A file database runs in WAL mode with a busy timeout and
-a small pool (readers proceed while one writer works); ``:memory:`` is one connection, since
-every connection to it would be a separate empty database.
+a small pool (readers proceed while one writer works), opened as callers need it;
+``:memory:`` is one connection, since every connection to it would be a separate empty
+database.
+
+A connection goes back to the pool only outside a transaction. aiosqlite runs each call in the
+connection's own thread, and a call whose caller was cancelled still runs there later: a
+``BEGIN`` cancelled while it waited for the write lock would otherwise open a transaction on a
+connection already lent to someone else, whose writes would then never be committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import sqlite3
@@ -20,13 +27,18 @@ import aiosqlite
 import anyio
 
 from ._driver import Dialect, Row, SqlDriver
-from ._errors import AsyncAuthError, BackendError, DuplicateError
+from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._pool import FairPool
 from ._sql import Statement
 
-__all__ = ["SqliteDriver", "dialect"]
+__all__ = ["MAX_POOL_SIZE", "SqliteDriver", "dialect"]
 
 UTC = timezone.utc
+
+#: The largest ``pool_size`` a SQLite adapter takes. Each connection is a thread and two or
+#: three file descriptors, and SQLite writes one at a time: past a few connections more only
+#: add threads waiting for the same lock.
+MAX_POOL_SIZE = 64
 
 
 def _time_in(value: datetime) -> str:
@@ -97,39 +109,78 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, sqlite3.Warning, ValueError)
 
     def __init__(self, path: str, *, pool_size: int = 4, timeout: float = 10.0) -> None:
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ConfigurationError(f"pool_size must be a positive int, not {pool_size!r}")
+        if pool_size > MAX_POOL_SIZE:
+            raise ConfigurationError(
+                f"pool_size {pool_size} is more than SQLite can use: at most {MAX_POOL_SIZE}"
+                " (each connection is a thread, and SQLite writes one at a time)"
+            )
         self.path = path
         self.memory = path == ":memory:" or path.startswith("file::memory:")
-        self.pool_size = 1 if self.memory else max(1, pool_size)
+        self.pool_size = 1 if self.memory else pool_size
         self.timeout = timeout
         # Fair (first come, first served): a caller that keeps reading cannot take a returning
         # connection ahead of those waiting, which would starve writers.
         self.pool: FairPool[aiosqlite.Connection] = FairPool(
-            "SQLite", self._connect, size=self.pool_size, timeout=timeout, discard=_close
+            "SQLite",
+            self._connect,
+            size=self.pool_size,
+            timeout=timeout,
+            alive=_reusable,
+            discard=_close,
         )
         self.direct = self.pool
 
     async def open(self) -> None:
-        """Open every connection of the pool and set the pragmas."""
+        """Open the first connection (it proves the database is there); the rest as needed."""
         try:
-            await self.pool.fill(self.pool_size)
+            await self.pool.fill(1)
         except (sqlite3.Error, OSError) as exc:
             await self.aclose()
             raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        except TimeoutError as exc:
+            await self.aclose()
+            raise BackendError(
+                f"cannot open SQLite database {self.path!r}: still locked after {self.timeout} s"
+            ) from exc
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
+            # First, so that every later step waits for a lock instead of failing at once.
             await conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             if not self.memory:
-                await conn.execute("PRAGMA journal_mode = WAL")
+                await self._set_wal(conn)
                 # NORMAL is durable across application crashes in WAL mode and saves an
                 # fsync per commit.
                 await conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
-            await _close(conn)
+            # Shielded: a connect cut short by the pool's deadline still closes its thread,
+            # after the statement running there (bounded by the busy timeout).
+            with anyio.CancelScope(shield=True):
+                await _close(conn)
             raise
         return conn
+
+    async def _set_wal(self, conn: aiosqlite.Connection) -> None:
+        # Switching to WAL takes an exclusive lock, and SQLite can report SQLITE_BUSY for it
+        # without calling the busy handler (another connection is switching the same new file
+        # at that moment, or is recovering its WAL): 8 adapters opening one new file together
+        # failed that way a few times in a hundred. Retried here, within the same timeout.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        pause = 0.001
+        while True:
+            try:
+                await conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or loop.time() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     async def _fetch(
         self, conn: aiosqlite.Connection, stmt: Statement, args: Mapping[str, Any]
@@ -151,14 +202,24 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     async def _transaction(
         self, conn: aiosqlite.Connection, *, exclusive: bool
     ) -> AsyncIterator[None]:
-        await conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+        try:
+            await conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                # Cancelled (or interrupted) while the BEGIN waited for the write lock: it
+                # still runs in the connection's thread once the lock is free. The connection
+                # is closed when it comes back, after that BEGIN, which rolls it back.
+                _spoil(conn)
+            raise
         try:
             yield
+            await conn.commit()
         except BaseException:
+            # Shielded from anyio's cancel scopes; a second asyncio cancel can still cut it
+            # short, and then the pool finds the connection inside a transaction and drops it.
             with anyio.CancelScope(shield=True):
                 await conn.rollback()
             raise
-        await conn.commit()
 
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
@@ -167,6 +228,32 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
         if isinstance(exc, sqlite3.Error):
             return BackendError(f"SQLite failed: {type(exc).__name__}: {exc}")
         return BackendError(f"SQLite connection unusable: {exc}")
+
+
+_SPOILED = "_asyncauth_spoiled"
+# SQLITE_BUSY, whatever the extended code (SQLITE_BUSY_RECOVERY, SQLITE_BUSY_SNAPSHOT, ...).
+_SQLITE_BUSY = 5
+
+
+def _spoil(conn: aiosqlite.Connection) -> None:
+    conn.__dict__[_SPOILED] = True
+
+
+def _reusable(conn: aiosqlite.Connection) -> bool:
+    # Checked each time a connection is lent or given back: two attribute reads, no call
+    # into the connection's thread. A connection inside a transaction (a rollback cut short)
+    # or with a cancelled BEGIN still to run is closed instead, which rolls it back.
+    try:
+        return _SPOILED not in conn.__dict__ and not conn.in_transaction
+    except ValueError:  # closed already
+        return False
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_BUSY
+    return "database is locked" in str(exc)
 
 
 async def _close(conn: aiosqlite.Connection) -> None:

@@ -5,10 +5,14 @@ VALUES (:user_id, :expires, :session_token, :access_token, :now, :now);
 
 -- name: get_session_and_user
 -- params: session_token, now
--- The hot path. expires is NextAuth's fixed-width UTC text, so '>' compares instants.
+-- The hot path: one lookup by the unique session_token. asyncauth writes expires as UTC
+-- text 'YYYY-MM-DD HH:MM:SS.SSS', but other clients may write 'T', 'Z' or an offset
+-- ('+02:00'), which compare wrongly as text: strftime reads every ISO-8601 form SQLite knows
+-- and gives back the instant in asyncauth's own form (UTC, to the millisecond).
 SELECT s.expires, u.id, u.name, u.email, u.email_verified, u.image
 FROM sessions s JOIN users u ON u.id = s.user_id
-WHERE s.session_token = :session_token AND s.expires > :now;
+WHERE s.session_token = :session_token
+  AND strftime('%Y-%m-%d %H:%M:%f', s.expires) > :now;
 
 -- name: get_session_record
 -- params: session_token
@@ -27,6 +31,9 @@ DELETE FROM sessions WHERE session_token = :session_token RETURNING user_id, exp
 
 -- name: purge_sessions
 -- params: now, batch_size
--- SQLite has one writer at a time: a bounded batch keeps each write lock short.
+-- SQLite has one writer at a time: a bounded batch keeps each write lock short. The instant
+-- is compared as in get_session_and_user. Without an index on that expression each batch
+-- scans the table; migration 0004 (commit f7b4091) adds one.
 DELETE FROM sessions WHERE id IN (
-  SELECT id FROM sessions WHERE expires < :now ORDER BY expires LIMIT :batch_size);
+  SELECT id FROM sessions WHERE strftime('%Y-%m-%d %H:%M:%f', expires) < :now
+  ORDER BY strftime('%Y-%m-%d %H:%M:%f', expires) LIMIT :batch_size);
