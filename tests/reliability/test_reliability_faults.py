@@ -28,6 +28,7 @@ import pytest
 import asyncauth
 from asyncauth import BackendError
 from tests._backends import BACKENDS, Backend, unavailable
+from tests._handshake import wait_for_file
 from tests._raw import Raw, sqlite_path
 from tests.conformance._support import account_for, authenticator_for, make_user, unique
 from tests.reliability._servers import THROWAWAY, server_backends
@@ -196,15 +197,15 @@ def _run_parked_child(
             text=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while not marker.exists():
-                if child.poll() is not None or time.monotonic() > deadline:
-                    child.kill()
-                    out, err = child.communicate(timeout=30)
-                    raise AssertionError(f"the child never parked on {pattern!r}: {out} {err}")
-                time.sleep(0.01)
+            # The child writes the marker atomically (tests/_handshake.py): once it is there,
+            # its text is whole, never the empty file of a write caught halfway.
+            parked = wait_for_file(marker, timeout=60, alive=lambda: child.poll() is None)
+            if parked is None:
+                child.kill()
+                out, err = child.communicate(timeout=30)
+                raise AssertionError(f"the child never parked on {pattern!r}: {out} {err}")
             os.kill(child.pid, signal.SIGKILL)
-            return marker.read_text()
+            return parked
         finally:
             if child.poll() is None:
                 child.kill()
