@@ -703,7 +703,7 @@ async def test_the_gate_times_out_and_passes_on_a_place_given_to_a_cancelled_wai
     assert gate.try_acquire()
     started = asyncio.get_running_loop().time()
     assert not await gate.acquire(0.2)
-    assert 0.15 <= asyncio.get_running_loop().time() - started < 1.0
+    assert 0.15 <= asyncio.get_running_loop().time() - started < 2.0  # a loaded machine
     first = asyncio.create_task(gate.acquire(5.0))
     second = asyncio.create_task(gate.acquire(5.0))
     await asyncio.sleep(0.01)
