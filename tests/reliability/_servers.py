@@ -228,9 +228,10 @@ class ThrowawayMariaDB:
 
     def start(self) -> None:
         seen = len(_log_of(self.directory))
-        log = open(self.directory / "log", "ab")  # the child keeps its own handle
-        process = self.process = subprocess.Popen(self.command(self.port), stdout=log, stderr=log)
-        log.close()
+        with open(self.directory / "log", "ab") as log:  # the child keeps its own handle
+            process = self.process = subprocess.Popen(
+                self.command(self.port), stdout=log, stderr=log
+            )
         # Ready is what mariadbd says once it accepts connections, from this start on, while it
         # still runs: an open port alone may be another process's (which took the port first,
         # so that this mariadbd exits) or a server still recovering its files.
@@ -356,16 +357,15 @@ class ThrowawaySecantus:
     def start(self) -> None:
         """Start on ``port``; the first start (``port`` 0) takes the port the kernel gives
         the launcher's own bind, so no other process can take it in between."""
-        log = open(self.directory / "log", "ab")  # the child keeps its own handle
-        # stdin stays open: the launcher stops when it closes, so it cannot outlive us.
-        self.process = subprocess.Popen(
-            [sys.executable, str(SECANTUS_LAUNCHER), str(self.directory / "data")]
-            + ["--port", str(self.port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-        )
-        log.close()
+        with open(self.directory / "log", "ab") as log:  # the child keeps its own handle
+            # stdin stays open: the launcher stops when it closes, so it cannot outlive us.
+            self.process = subprocess.Popen(
+                [sys.executable, str(SECANTUS_LAUNCHER), str(self.directory / "data")]
+                + ["--port", str(self.port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], 60)
         line = self.process.stdout.readline().decode().strip() if ready else ""
