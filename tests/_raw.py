@@ -522,6 +522,36 @@ async def _kill_mysql_waiter(raw: MySQLRaw, holder: int, operation: Operation) -
     return await _kill_blocked(operation, find, kill, poll=0.02)
 
 
+async def end_other_connections(raw: PostgresRaw | MySQLRaw) -> None:
+    """End every other connection to ``raw``'s database, and return once they are gone.
+
+    ``pg_terminate_backend`` and ``KILL`` only ask: the server process or thread ends a
+    moment later. A test that goes on after a fixed pause may still find the connection
+    alive (under load, the pause is too short), use it once, and meet its death in the next
+    call instead. So this waits until the server no longer lists them (30 s at most).
+    """
+    if isinstance(raw, PostgresRaw):
+        listed = (
+            "SELECT pid AS id FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        end = "SELECT pg_terminate_backend($1)"
+    else:
+        listed = (
+            "SELECT id FROM information_schema.processlist "
+            "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+        )
+        end = "KILL %s"
+    ended = {int(row["id"]) for row in await raw._fetch(listed, ())}
+    for victim in ended:
+        await raw._fetch(end, (victim,))
+    with anyio.fail_after(30):
+        while True:
+            if not ended & {int(row["id"]) for row in await raw._fetch(listed, ())}:
+                return
+            await anyio.sleep(0.01)  # polling the server: nothing here to wait on
+
+
 class MssqlRaw(_SqlRaw):
     """SQL Server through a bare aioodbc connection in autocommit mode (used only when
     ASYNCAUTH_MSSQL_URL names a server: none can run on this project's machines)."""

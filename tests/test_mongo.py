@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -454,7 +455,9 @@ async def test_ttl_indexes_let_mongodb_expire_sessions_and_tokens(fast_ttl_serve
                 gone = await auth.create_session(user.id, in_past(seconds=1))
                 kept = await auth.create_session(user.id, in_future(hours=1))
                 await auth.create_verification_token(unique_email(), "x" + unique(), in_past())
-                for _ in range(100):
+                # The monitor sweeps every second; a loaded machine may take a few sweeps.
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
                     if not await raw.count("sessions", session_token=gone.session_token) and (
                         not await raw.count("verification_requests")
                     ):
@@ -703,7 +706,7 @@ async def test_the_gate_times_out_and_passes_on_a_place_given_to_a_cancelled_wai
     assert gate.try_acquire()
     started = asyncio.get_running_loop().time()
     assert not await gate.acquire(0.2)
-    assert 0.15 <= asyncio.get_running_loop().time() - started < 1.0
+    assert 0.15 <= asyncio.get_running_loop().time() - started < 2.0  # a loaded machine
     first = asyncio.create_task(gate.acquire(5.0))
     second = asyncio.create_task(gate.acquire(5.0))
     await asyncio.sleep(0.01)

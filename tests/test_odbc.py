@@ -23,7 +23,7 @@ from tests._backends import (
     odbc_mysql_database,
     odbc_postgres_database,
 )
-from tests._raw import MySQLRaw, PostgresRaw
+from tests._raw import MySQLRaw, PostgresRaw, end_other_connections
 from tests.conformance._support import sql_row_locked
 
 pyodbc = pytest.importorskip("pyodbc")
@@ -252,28 +252,11 @@ async def test_a_connection_the_server_closed_leaves_the_pool(odbc_url: str) -> 
         user = await auth.create_user(email="gone@example.com")
         url = native_url(odbc_url)
         # The server ends the adapter's (only) connection while it sits idle in the pool.
-        if url.startswith("postgresql://"):
-            pg = await PostgresRaw.open(url)
-            try:
-                await pg._fetch(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                    (),
-                )
-            finally:
-                await pg.aclose()
-        else:
-            my = await MySQLRaw.open(url)
-            try:
-                for row in await my._fetch(
-                    "SELECT id FROM information_schema.processlist "
-                    "WHERE db = DATABASE() AND id <> CONNECTION_ID()",
-                    (),
-                ):
-                    await my._run("KILL %s", (int(row["id"]),))
-            finally:
-                await my.aclose()
-        await asyncio.sleep(0.2)
+        raw = await (PostgresRaw if url.startswith("postgresql://") else MySQLRaw).open(url)
+        try:
+            await end_other_connections(raw)
+        finally:
+            await raw.aclose()
         # The first call may meet the dead connection; it must not stay in the pool.
         try:
             await auth.get_user(user.id)

@@ -3,9 +3,9 @@
 ``python -m tests.reliability._mongo_child bootstrap URL MARKER COLLECTION:FIELD`` runs
 ``bootstrap`` on the MongoDB database of ``URL`` through a PyMongo client with a command
 listener. When the client is about to send the ``createIndexes`` of an index on ``FIELD`` of
-``COLLECTION``, the listener writes ``MARKER`` and blocks forever (the event loop with it): the
-indexes created before are there, the rest of the bootstrap is not, and the test SIGKILLs the
-process there.
+``COLLECTION``, the listener writes ``MARKER`` (atomically: the test polls for it) and blocks
+forever (the event loop with it): the indexes created before are there, the rest of the
+bootstrap is not, and the test SIGKILLs the process there.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from pathlib import Path
 
 from pymongo import AsyncMongoClient, monitoring
 
 from asyncauth import MongoAdapter
+from tests._handshake import write_atomically
 
 
 class _Park(monitoring.CommandListener):
@@ -29,7 +29,7 @@ class _Park(monitoring.CommandListener):
         if event.command_name != "createIndexes" or command.get("createIndexes") != self.collection:
             return
         if any(self.field in index.get("key", {}) for index in command.get("indexes", ())):
-            Path(self.marker).write_text(f"createIndexes {self.collection}({self.field})")
+            write_atomically(self.marker, f"createIndexes {self.collection}({self.field})")
             while True:  # parked before the index is created, until SIGKILL
                 time.sleep(1)
 

