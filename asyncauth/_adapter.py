@@ -404,20 +404,29 @@ class SqlAdapter(BaseAdapter):
             self._now_ms = ms
         return self._now_value
 
-    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
+    async def update_session(
+        self,
+        session_token: str,
+        *,
+        expires: datetime,
+        if_expires_before: datetime | None = None,
+    ) -> Session | None:
         when = v.moment(expires, "expires")
         stored = self._t(when, "expires")
+        args: dict[str, Any] = {"expires": stored}
+        name = "update_session"
+        if if_expires_before is not None:
+            # One conditional UPDATE: the database decides who is first, so of concurrent
+            # slides of one session exactly one writes (and learns so from the row it gets).
+            bound = v.moment(if_expires_before, "if_expires_before")
+            args["if_expires_before"] = self._t(bound, "if_expires_before")
+            name = "update_session_if_expires_before"
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
-        row = await self._one(
-            "update_session",
-            {
-                "session_token": self._session_key(token),
-                "expires": stored,
-                "now": self._time_in(now()),
-            },
-        )
+        args["session_token"] = self._session_key(token)
+        args["now"] = self._time_in(now())
+        row = await self._one(name, args)
         if row is None:
             return None
         return Session(token, str(row["user_id"]), self._time_out(row["expires"]))

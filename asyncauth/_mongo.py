@@ -936,13 +936,25 @@ class MongoAdapter(BaseAdapter):
         return Session(token, user.id, _aware(session["expires"])), user
 
     @_translated
-    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
+    async def update_session(
+        self,
+        session_token: str,
+        *,
+        expires: datetime,
+        if_expires_before: datetime | None = None,
+    ) -> Session | None:
         when = v.moment(expires, "expires")
+        bound = v.optional_moment(if_expires_before, "if_expires_before")
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
+        match: Doc = {"sessionToken": self._session_key(token)}
+        if bound is not None:
+            # One findAndModify with the condition in its filter: the server matches and
+            # writes the document atomically, so of concurrent slides exactly one matches.
+            match["expires"] = {"$lt": bound}
         doc = await self._sessions.find_one_and_update(
-            {"sessionToken": self._session_key(token)},
+            match,
             {"$set": {"expires": when, "updatedAt": now()}},
             return_document=ReturnDocument.AFTER,
         )

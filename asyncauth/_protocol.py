@@ -103,8 +103,21 @@ class Adapter(Protocol):
     async def get_session_and_user(self, session_token: str) -> tuple[Session, User] | None:
         """The hot path: the unexpired session and its user in one statement, or None."""
 
-    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
-        """Move a session's expiry; None if there is no such session."""
+    async def update_session(
+        self,
+        session_token: str,
+        *,
+        expires: datetime,
+        if_expires_before: datetime | None = None,
+    ) -> Session | None:
+        """Move a session's expiry; None if there is no such session.
+
+        With ``if_expires_before``, the write happens only when the stored expiry is earlier
+        than it, in one conditional, atomic write (``UPDATE ... WHERE session_token = ? AND
+        expires < ?``; ``find_one_and_update`` with that filter): of concurrent callers only
+        the first writes. The Session is returned when *this* call wrote it, else None (no
+        such session, or its expiry was not earlier: another caller slid it already).
+        """
 
     async def delete_session(self, session_token: str) -> Session | None:
         """Delete and return the session; a missing one gives None."""

@@ -245,14 +245,23 @@ class NextAuthV3:
         """Slide the expiry to now + max_age, at most once per ``update_age``.
 
         Writes only when now > expires - max_age + update_age (or when forced); otherwise
-        returns None and touches nothing.
+        returns None and touches nothing. Unforced, the write is also conditional on the
+        *stored* expiry still being due, in one atomic statement: of concurrent callers with
+        one due session exactly one writes and gets the slid session, the others get None.
         """
         current = now()
         due = session.expires - timedelta(seconds=self.max_age) + timedelta(seconds=self.update_age)
         if not force and current <= due:
             return None
         expires = current + timedelta(seconds=self.max_age)
-        updated = await self.adapter.update_session(session.session_token, expires=expires)
+        if force:
+            updated = await self.adapter.update_session(session.session_token, expires=expires)
+        else:
+            # The rule above, on the stored row: due while expires < now + max_age - update_age.
+            bound = current + timedelta(seconds=self.max_age - self.update_age)
+            updated = await self.adapter.update_session(
+                session.session_token, expires=expires, if_expires_before=bound
+            )
         if updated is None:
             return None
         return V3Session(

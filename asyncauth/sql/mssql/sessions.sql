@@ -21,6 +21,14 @@ UPDATE sessions SET expires = :expires, updated_at = :now
 OUTPUT INSERTED.user_id, INSERTED.expires
 WHERE session_token = :session_token;
 
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: the UPDATE's own lock makes a concurrent one re-read the row and
+-- find the expiry slid, so it changes (and outputs) nothing.
+UPDATE sessions SET expires = :expires, updated_at = :now
+OUTPUT INSERTED.user_id, INSERTED.expires
+WHERE session_token = :session_token AND expires < :if_expires_before;
+
 -- name: delete_session
 -- params: session_token
 DELETE FROM sessions

@@ -28,6 +28,20 @@ SELECT user_id, expires FROM sessions
 WHERE session_token = :session_token
   AND CAST(session_token AS BINARY) = CAST(:session_token AS BINARY);
 
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: InnoDB's UPDATE reads the latest committed row under its lock, so a
+-- concurrent caller finds the expiry slid and changes nothing. No RETURNING here: the row is
+-- read back in the same transaction only when this UPDATE changed it (ROW_COUNT()).
+UPDATE sessions SET expires = :expires, updated_at = :now
+WHERE session_token = :session_token
+  AND CAST(session_token AS BINARY) = CAST(:session_token AS BINARY)
+  AND expires < :if_expires_before;
+SELECT user_id, expires FROM sessions
+WHERE session_token = :session_token
+  AND CAST(session_token AS BINARY) = CAST(:session_token AS BINARY)
+  AND ROW_COUNT() > 0;
+
 -- name: delete_session
 -- params: session_token
 SELECT user_id, expires FROM sessions

@@ -21,6 +21,14 @@ UPDATE sessions SET expires = :expires, updated_at = :now
 WHERE session_token = :session_token
 RETURNING user_id, expires;
 
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: a concurrent UPDATE of the row waits for the first, then re-checks
+-- the condition against the committed row (READ COMMITTED), finds it slid and writes nothing.
+UPDATE sessions SET expires = :expires, updated_at = :now
+WHERE session_token = :session_token AND expires < :if_expires_before
+RETURNING user_id, expires;
+
 -- name: delete_session
 -- params: session_token
 DELETE FROM sessions WHERE session_token = :session_token RETURNING user_id, expires;

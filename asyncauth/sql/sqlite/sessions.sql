@@ -21,6 +21,16 @@ UPDATE sessions SET expires = :expires, updated_at = :now
 WHERE session_token = :session_token
 RETURNING user_id, expires;
 
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: only a write that still finds the old expiry happens, and SQLite's
+-- single writer makes it atomic. julianday() compares instants whatever ISO-8601 form
+-- another client wrote (one row, found through the token index, so no index is lost).
+UPDATE sessions SET expires = :expires, updated_at = :now
+WHERE session_token = :session_token
+  AND julianday(expires) < julianday(:if_expires_before)
+RETURNING user_id, expires;
+
 -- name: delete_session
 -- params: session_token
 DELETE FROM sessions WHERE session_token = :session_token RETURNING user_id, expires;
