@@ -315,11 +315,12 @@ class SqlAdapter(BaseAdapter):
 
     async def _insert_account(self, a: Account, expires: datetime | None, field: str) -> None:
         stored = self._t(expires, field)
-        await self.driver.execute(
+        user_key = self._required_user_key(a.user_id)
+        inserted = await self.driver.execute(
             self.queries["link_account"],
             {
                 "compound_id": compound_id(a.provider, a.provider_account_id),
-                "user_id": self._required_user_key(a.user_id),
+                "user_id": user_key,
                 "provider_type": a.type,
                 "provider_id": a.provider,
                 "provider_account_id": a.provider_account_id,
@@ -333,6 +334,8 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            raise NotFoundError(f"no user {a.user_id!r}")
 
     def _account_args(self, provider: str, provider_account_id: str) -> dict[str, Any] | None:
         p = self._lookup_text(provider, "provider")
@@ -368,7 +371,9 @@ class SqlAdapter(BaseAdapter):
             if session_token is None
             else v.required_text(session_token, "session_token")
         )
-        await self.driver.execute(
+        # The insert selects the user row, so for a missing (or concurrently deleted) user it
+        # inserts nothing rather than a session that points to no user.
+        inserted = await self.driver.execute(
             self.queries["create_session"],
             {
                 "user_id": key,
@@ -379,6 +384,8 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            raise NotFoundError(f"no user {user_id!r}")
         return Session(token, str(key), when)
 
     async def get_session_and_user(self, session_token: str) -> tuple[Session, User] | None:
@@ -496,7 +503,7 @@ class SqlAdapter(BaseAdapter):
 
     async def create_authenticator(self, authenticator: Authenticator) -> Authenticator:
         a = self._check_authenticator(authenticator)
-        await self.driver.execute(
+        inserted = await self.driver.execute(
             self.queries["create_authenticator"],
             {
                 "credential_id": a.credential_id,
@@ -510,6 +517,8 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            raise NotFoundError(f"no user {a.user_id!r}")
         return a
 
     async def get_authenticator(self, credential_id: str) -> Authenticator | None:

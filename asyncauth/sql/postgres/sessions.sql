@@ -1,7 +1,9 @@
 -- name: create_session
 -- params: user_id, expires, session_token, access_token, now
+-- Inserted only while the user exists, as link_account (accounts.sql) explains.
 INSERT INTO sessions (user_id, expires, session_token, access_token, created_at, updated_at)
-VALUES (:user_id, :expires, :session_token, :access_token, :now, :now);
+SELECT :user_id, :expires, :session_token, :access_token, :now, :now
+FROM users WHERE id = :user_id FOR KEY SHARE;
 
 -- name: get_session_and_user
 -- params: session_token, now
