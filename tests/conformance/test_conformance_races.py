@@ -13,6 +13,7 @@ import pytest
 
 import asyncauth
 from asyncauth import Adapter, DuplicateError, NotFoundError, Session
+from asyncauth.nextauth_v3 import NextAuthV3, V3Session, V3VerificationRequest
 from tests._raw import Raw
 from tests.conformance._support import (
     account_for,
@@ -21,6 +22,7 @@ from tests.conformance._support import (
     make_user,
     ms,
     stored,
+    unique,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.conformance]
@@ -165,3 +167,67 @@ async def test_a_duplicate_for_a_live_user_is_still_a_duplicate(adapter: Adapter
     await adapter.create_authenticator(authenticator)
     with pytest.raises(DuplicateError):
         await adapter.create_authenticator(authenticator)
+
+
+# -- NextAuth v3 --------------------------------------------------------------------------
+
+V3_SECRET = "races-secret"
+
+
+async def _noop_send(**message: object) -> None:
+    del message
+
+
+async def test_v3_a_magic_link_is_got_by_exactly_one_of_20_callers(db_url: str, raw: Raw) -> None:
+    identifier, token = f"{unique('races-')}@example.com", unique("raw-token-")
+    results: list[V3VerificationRequest | None] = []
+    async with asyncauth.connect(db_url, pool_size=10) as auth:
+        v3 = NextAuthV3(auth, secret=V3_SECRET)
+        created = await v3.create_verification_request(
+            identifier, "https://app.example.com/x", token, send=_noop_send, max_age=600
+        )
+
+        async def get() -> None:
+            results.append(await v3.get_verification_request(identifier, token))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(get)
+
+        winners = [r for r in results if r is not None]
+        assert len(results) == 20
+        assert len(winners) == 1, f"{len(winners)} of 20 callers got the request"
+        assert (winners[0].identifier, winners[0].token) == (created.identifier, created.token)
+        assert await raw.count("verification_requests", token=created.token) == 0
+        # v3's flow deletes it afterwards: a no-op now, and still nothing to get.
+        await v3.delete_verification_request(identifier, token)
+        assert await v3.get_verification_request(identifier, token) is None
+
+
+async def test_v3_a_due_session_is_slid_by_exactly_one_of_many_callers(
+    db_url: str, raw: Raw
+) -> None:
+    max_age, update_age = 30 * 86400, 86400
+    async with asyncauth.connect(db_url, pool_size=10) as auth:
+        v3 = NextAuthV3(auth, secret=V3_SECRET, max_age=max_age, update_age=update_age)
+        user = await make_user(auth)
+        session = await v3.create_session(user)
+        # Signed in two days ago: due to slide.
+        token = session.session_token
+        due = ms(in_future(days=28))
+        assert await raw.update("sessions", {"session_token": token}, expires=due) == 1
+        read = await v3.get_session(token)
+        assert read is not None and read.expires == due
+        results: list[V3Session | None] = []
+
+        async def slide() -> None:
+            results.append(await v3.update_session(read))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(30):
+                group.start_soon(slide)
+
+    winners = [r for r in results if r is not None]
+    assert len(results) == 30
+    assert len(winners) == 1, f"{len(winners)} of 30 callers wrote the session"
+    assert await stored(raw, "sessions", "expires", session_token=token) == winners[0].expires
