@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import timedelta
+from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import asyncauth
 from asyncauth import Adapter, DuplicateError, NotFoundError, Session
 from asyncauth.nextauth_v3 import NextAuthV3, V3Session, V3VerificationRequest
+from tests._backends import Backend
 from tests._raw import Raw
 from tests.conformance._support import (
     account_for,
@@ -125,10 +128,31 @@ async def test_writes_racing_delete_user_leave_no_orphans(
     """Each round races link_account, create_session and create_authenticator against
     delete_user of the same user: each write either lands before the delete (and goes with
     the user) or raises NotFoundError; none survives its user."""
-    outcomes = {"written": 0, "refused": 0}
-    async with asyncauth.connect(fresh_db_url, pool_size=8) as auth:
+    await _race_writes_against_delete_user(fresh_db_url, fresh_raw)
 
-        async def write(call: Awaitable[object]) -> None:
+
+async def test_writes_racing_delete_user_leave_no_orphans_without_mongodb_transactions(
+    backend: Backend,
+) -> None:
+    """The same on MongoDB's other delete_user path, the one for servers without
+    transactions (a standalone mongod)."""
+    if backend.marker != "mongodb":
+        pytest.skip("MongoDB's fallback without transactions")
+    async with backend.provision() as url:
+        await asyncauth.bootstrap(url)
+        async with backend.raw(url) as raw:
+            await _race_writes_against_delete_user(url, raw, transactions=False)
+
+
+async def _race_writes_against_delete_user(url: str, raw: Raw, **options: Any) -> None:
+    outcomes = {"written": 0, "refused": 0}
+    async with asyncauth.connect(url, pool_size=8, **options) as auth:
+
+        async def write(call: Awaitable[object], lag: int) -> None:
+            # A round's writes start at staggered points of its delete_user (each checkpoint
+            # lets other tasks run), so they land before, during and after it.
+            for _ in range(lag):
+                await anyio.lowlevel.checkpoint()
             try:
                 await call
             except NotFoundError:
@@ -136,23 +160,24 @@ async def test_writes_racing_delete_user_leave_no_orphans(
             else:
                 outcomes["written"] += 1
 
-        async def round_() -> None:
+        async def round_(n: int) -> None:
             user = await make_user(auth)
+            lag = n * 7 % 40
             async with anyio.create_task_group() as group:
-                group.start_soon(write, auth.link_account(account_for(user.id)))
-                group.start_soon(write, auth.create_session(user.id, in_future(days=1)))
-                group.start_soon(write, auth.create_authenticator(authenticator_for(user.id)))
                 group.start_soon(auth.delete_user, user.id)
+                group.start_soon(write, auth.link_account(account_for(user.id)), lag)
+                group.start_soon(write, auth.create_session(user.id, in_future(days=1)), lag)
+                group.start_soon(write, auth.create_authenticator(authenticator_for(user.id)), lag)
 
         # Ten rounds at a time: enough overlap to race, bounded so the test stays fast.
-        for _ in range(0, ROUNDS, 10):
+        for start in range(0, ROUNDS, 10):
             async with anyio.create_task_group() as group:
-                for _ in range(10):
-                    group.start_soon(round_)
+                for n in range(start, start + 10):
+                    group.start_soon(round_, n)
 
     # Every user is gone, so whatever is left in these tables is an orphan.
-    assert await fresh_raw.count("users") == 0
-    left = {t: await fresh_raw.count(t) for t in ("accounts", "sessions", "authenticators")}
+    assert await raw.count("users") == 0
+    left = {t: await raw.count(t) for t in ("accounts", "sessions", "authenticators")}
     assert left == {"accounts": 0, "sessions": 0, "authenticators": 0}
     assert outcomes["written"] + outcomes["refused"] == 3 * ROUNDS
 
