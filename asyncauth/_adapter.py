@@ -315,11 +315,12 @@ class SqlAdapter(BaseAdapter):
 
     async def _insert_account(self, a: Account, expires: datetime | None, field: str) -> None:
         stored = self._t(expires, field)
-        await self.driver.execute(
+        user_key = self._required_user_key(a.user_id)
+        inserted = await self.driver.execute(
             self.queries["link_account"],
             {
                 "compound_id": compound_id(a.provider, a.provider_account_id),
-                "user_id": self._required_user_key(a.user_id),
+                "user_id": user_key,
                 "provider_type": a.type,
                 "provider_id": a.provider,
                 "provider_account_id": a.provider_account_id,
@@ -333,6 +334,8 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            raise NotFoundError(f"no user {a.user_id!r}")
 
     def _account_args(self, provider: str, provider_account_id: str) -> dict[str, Any] | None:
         p = self._lookup_text(provider, "provider")
@@ -368,7 +371,9 @@ class SqlAdapter(BaseAdapter):
             if session_token is None
             else v.required_text(session_token, "session_token")
         )
-        await self.driver.execute(
+        # The insert selects the user row, so for a missing (or concurrently deleted) user it
+        # inserts nothing rather than a session that points to no user.
+        inserted = await self.driver.execute(
             self.queries["create_session"],
             {
                 "user_id": key,
@@ -379,6 +384,8 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            raise NotFoundError(f"no user {user_id!r}")
         return Session(token, str(key), when)
 
     async def get_session_and_user(self, session_token: str) -> tuple[Session, User] | None:
@@ -404,20 +411,29 @@ class SqlAdapter(BaseAdapter):
             self._now_ms = ms
         return self._now_value
 
-    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
+    async def update_session(
+        self,
+        session_token: str,
+        *,
+        expires: datetime,
+        if_expires_before: datetime | None = None,
+    ) -> Session | None:
         when = v.moment(expires, "expires")
         stored = self._t(when, "expires")
+        args: dict[str, Any] = {"expires": stored}
+        name = "update_session"
+        if if_expires_before is not None:
+            # One conditional UPDATE: the database decides who is first, so of concurrent
+            # slides of one session exactly one writes (and learns so from the row it gets).
+            bound = v.moment(if_expires_before, "if_expires_before")
+            args["if_expires_before"] = self._t(bound, "if_expires_before")
+            name = "update_session_if_expires_before"
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
-        row = await self._one(
-            "update_session",
-            {
-                "session_token": self._session_key(token),
-                "expires": stored,
-                "now": self._time_in(now()),
-            },
-        )
+        args["session_token"] = self._session_key(token)
+        args["now"] = self._time_in(now())
+        row = await self._one(name, args)
         if row is None:
             return None
         return Session(token, str(row["user_id"]), self._time_out(row["expires"]))
@@ -487,7 +503,7 @@ class SqlAdapter(BaseAdapter):
 
     async def create_authenticator(self, authenticator: Authenticator) -> Authenticator:
         a = self._check_authenticator(authenticator)
-        await self.driver.execute(
+        inserted = await self.driver.execute(
             self.queries["create_authenticator"],
             {
                 "credential_id": a.credential_id,
@@ -501,6 +517,8 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            raise NotFoundError(f"no user {a.user_id!r}")
         return a
 
     async def get_authenticator(self, credential_id: str) -> Authenticator | None:

@@ -808,12 +808,28 @@ class MongoAdapter(BaseAdapter):
         else:
             # No transactions (a standalone server): the dependents go first, the user last,
             # so a failure midway leaves a user with fewer sessions, never a session or an
-            # account that points to no user. The second sweep takes what was created for
-            # the user while the first one ran.
+            # account that points to no user.
             await self._delete_dependents(oid, None)
             doc = await self._users.find_one_and_delete({"_id": oid})
-            await self._delete_dependents(oid, None)
+        # A second sweep, after the user is gone, takes what a concurrent link_account,
+        # create_session or create_authenticator wrote meanwhile (a transaction's snapshot
+        # does not see it either). Such a write checks for the user after its insert
+        # (``_insert_for_user``): one it made after this sweep began finds no user and
+        # removes itself, so between the two no row outlives its user.
+        await self._delete_dependents(oid, None)
         return None if doc is None else _user(doc)
+
+    async def _insert_for_user(self, collection: Any, oid: ObjectId, doc: Doc) -> None:
+        """Insert a document that belongs to user ``oid``; NotFoundError if there is none.
+
+        MongoDB has no foreign keys, and the NextAuth v3 layout no transactions to rely on:
+        the user is looked up after the insert, and a document written for a missing (or
+        concurrently deleted) user is deleted again. See ``delete_user`` for the other half.
+        """
+        result = await collection.insert_one(doc)
+        if await self._users.find_one({"_id": oid}, projection={"_id": 1}) is None:
+            await collection.delete_one({"_id": result.inserted_id})
+            raise NotFoundError(f"no user {str(oid)!r}")
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -841,7 +857,9 @@ class MongoAdapter(BaseAdapter):
     async def _insert_account(self, a: Account, expires: datetime | None) -> None:
         oid = self._required_oid(a.user_id)
         stamp = now()
-        await self._accounts.insert_one(
+        await self._insert_for_user(
+            self._accounts,
+            oid,
             _present(
                 {
                     "compoundId": compound_id(a.provider, a.provider_account_id),
@@ -859,7 +877,7 @@ class MongoAdapter(BaseAdapter):
                     "createdAt": stamp,
                     "updatedAt": stamp,
                 }
-            )
+            ),
         )
 
     @_translated
@@ -899,7 +917,9 @@ class MongoAdapter(BaseAdapter):
             else v.required_text(session_token, "session_token")
         )
         stamp = now()
-        await self._sessions.insert_one(
+        await self._insert_for_user(
+            self._sessions,
+            oid,
             {
                 "userId": oid,
                 "expires": when,
@@ -908,7 +928,7 @@ class MongoAdapter(BaseAdapter):
                 "accessToken": new_token(),
                 "createdAt": stamp,
                 "updatedAt": stamp,
-            }
+            },
         )
         return Session(token, str(oid), when)
 
@@ -936,13 +956,25 @@ class MongoAdapter(BaseAdapter):
         return Session(token, user.id, _aware(session["expires"])), user
 
     @_translated
-    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
+    async def update_session(
+        self,
+        session_token: str,
+        *,
+        expires: datetime,
+        if_expires_before: datetime | None = None,
+    ) -> Session | None:
         when = v.moment(expires, "expires")
+        bound = v.optional_moment(if_expires_before, "if_expires_before")
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
+        match: Doc = {"sessionToken": self._session_key(token)}
+        if bound is not None:
+            # One findAndModify with the condition in its filter: the server matches and
+            # writes the document atomically, so of concurrent slides exactly one matches.
+            match["expires"] = {"$lt": bound}
         doc = await self._sessions.find_one_and_update(
-            {"sessionToken": self._session_key(token)},
+            match,
             {"$set": {"expires": when, "updatedAt": now()}},
             return_document=ReturnDocument.AFTER,
         )
@@ -1030,11 +1062,14 @@ class MongoAdapter(BaseAdapter):
     async def create_authenticator(self, authenticator: Authenticator) -> Authenticator:
         a = self._check_authenticator(authenticator)
         stamp = now()
-        await self._authenticators.insert_one(
+        oid = self._required_oid(a.user_id)
+        await self._insert_for_user(
+            self._authenticators,
+            oid,
             _present(
                 {
                     "credentialId": a.credential_id,
-                    "userId": self._required_oid(a.user_id),
+                    "userId": oid,
                     "providerAccountId": a.provider_account_id,
                     "credentialPublicKey": a.credential_public_key,
                     "counter": a.counter,
@@ -1044,7 +1079,7 @@ class MongoAdapter(BaseAdapter):
                     "createdAt": stamp,
                     "updatedAt": stamp,
                 }
-            )
+            ),
         )
         return a
 

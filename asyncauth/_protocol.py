@@ -88,7 +88,11 @@ class Adapter(Protocol):
         """Delete the user with its accounts, sessions and authenticators, all or nothing."""
 
     async def link_account(self, account: Account) -> Account:
-        """Store an account. A linked (provider, provider_account_id) raises DuplicateError."""
+        """Store an account. A linked (provider, provider_account_id) raises DuplicateError.
+
+        A user that does not exist (or is deleted concurrently) raises NotFoundError; no
+        race with ``delete_user`` leaves an account behind that points to no user.
+        """
 
     async def unlink_account(self, provider: str, provider_account_id: str) -> Account | None:
         """Delete and return the account, or None."""
@@ -99,13 +103,30 @@ class Adapter(Protocol):
     async def create_session(
         self, user_id: str, expires: datetime, session_token: str | None = None
     ) -> Session:
-        """Store a session; a missing token is made (32 random bytes, 64 hex characters)."""
+        """Store a session; a missing token is made (32 random bytes, 64 hex characters).
+
+        A user that does not exist (or is deleted concurrently) raises NotFoundError, as
+        in ``link_account``.
+        """
 
     async def get_session_and_user(self, session_token: str) -> tuple[Session, User] | None:
         """The hot path: the unexpired session and its user in one statement, or None."""
 
-    async def update_session(self, session_token: str, *, expires: datetime) -> Session | None:
-        """Move a session's expiry; None if there is no such session."""
+    async def update_session(
+        self,
+        session_token: str,
+        *,
+        expires: datetime,
+        if_expires_before: datetime | None = None,
+    ) -> Session | None:
+        """Move a session's expiry; None if there is no such session.
+
+        With ``if_expires_before``, the write happens only when the stored expiry is earlier
+        than it, in one conditional, atomic write (``UPDATE ... WHERE session_token = ? AND
+        expires < ?``; ``find_one_and_update`` with that filter): of concurrent callers only
+        the first writes. The Session is returned when *this* call wrote it, else None (no
+        such session, or its expiry was not earlier: another caller slid it already).
+        """
 
     async def delete_session(self, session_token: str) -> Session | None:
         """Delete and return the session; a missing one gives None."""
@@ -122,7 +143,11 @@ class Adapter(Protocol):
         """
 
     async def create_authenticator(self, authenticator: Authenticator) -> Authenticator:
-        """Store a WebAuthn authenticator; a taken credential_id raises DuplicateError."""
+        """Store a WebAuthn authenticator; a taken credential_id raises DuplicateError.
+
+        A user that does not exist (or is deleted concurrently) raises NotFoundError, as
+        in ``link_account``.
+        """
 
     async def get_authenticator(self, credential_id: str) -> Authenticator | None:
         """The authenticator with this credential id, or None."""

@@ -195,19 +195,26 @@ class NextAuthSessions:
             current = now()
             if session.expires < current + self._due_within:
                 session = await self._slide(request, adapter, session, name, current)
-                if session is None:  # deleted between the read and the write
-                    return None
         return Authenticated(session, user)
 
     async def _slide(
         self, request: HTTPConnection, adapter: Any, session: Session, name: str, at: datetime
-    ) -> Session | None:
+    ) -> Session:
+        """Slide a due session: the slid one if this request wrote it, else the one read.
+
+        The write is conditional on the stored expiry still being due, so of many concurrent
+        requests carrying one due cookie exactly one writes and sends the cookie back; the
+        others find it slid already and answer with the session they read, sending nothing.
+        """
         pending: MutableSequence[bytes] = request.scope[_SCOPE_KEY]
         updated: Session | None = await adapter.update_session(
-            session.session_token, expires=at + timedelta(seconds=self.max_age)
+            session.session_token,
+            expires=at + timedelta(seconds=self.max_age),
+            if_expires_before=at + self._due_within,
         )
-        if updated is not None:
-            pending.append(self._set_cookie(name, session.session_token, updated.expires))
+        if updated is None:
+            return session
+        pending.append(self._set_cookie(name, session.session_token, updated.expires))
         return updated
 
     def _set_cookie(self, name: str, token: str, expires: datetime) -> bytes:

@@ -1,7 +1,9 @@
 -- name: create_session
 -- params: user_id, expires, session_token, access_token, now
+-- Inserted only while the user exists, as link_account (accounts.sql) explains.
 INSERT INTO sessions (user_id, expires, session_token, access_token, created_at, updated_at)
-VALUES (:user_id, :expires, :session_token, :access_token, :now, :now);
+SELECT :user_id, :expires, :session_token, :access_token, :now, :now
+FROM users WITH (HOLDLOCK, ROWLOCK) WHERE id = :user_id;
 
 -- name: get_session_and_user
 -- params: session_token, now
@@ -20,6 +22,14 @@ FROM sessions WHERE session_token = :session_token;
 UPDATE sessions SET expires = :expires, updated_at = :now
 OUTPUT INSERTED.user_id, INSERTED.expires
 WHERE session_token = :session_token;
+
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: the UPDATE's own lock makes a concurrent one re-read the row and
+-- find the expiry slid, so it changes (and outputs) nothing.
+UPDATE sessions SET expires = :expires, updated_at = :now
+OUTPUT INSERTED.user_id, INSERTED.expires
+WHERE session_token = :session_token AND expires < :if_expires_before;
 
 -- name: delete_session
 -- params: session_token

@@ -38,7 +38,12 @@ WHERE id = :id;
 
 -- name: delete_user
 -- params: user_id
--- Several statements, run by the driver in one transaction: all or nothing.
+-- Several statements, run by the driver in one transaction: all or nothing. The user row's
+-- exclusive lock comes first: a write holding the row's shared lock (link_account,
+-- create_session, create_authenticator) commits before the deletes run and see its row; a
+-- write arriving later waits, then finds no user.
+SELECT id, name, email, email_verified, image
+FROM users WITH (XLOCK, HOLDLOCK, ROWLOCK) WHERE id = :user_id;
 DELETE FROM sessions WHERE user_id = :user_id;
 DELETE FROM accounts WHERE user_id = :user_id;
 DELETE FROM authenticators WHERE user_id = :user_id;

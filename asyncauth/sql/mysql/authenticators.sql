@@ -1,10 +1,12 @@
 -- name: create_authenticator
 -- params: credential_id, user_id, provider_account_id, credential_public_key, counter, credential_device_type, credential_backed_up, transports, now
+-- Inserted only while the user exists, as link_account (accounts.sql) explains.
 INSERT INTO authenticators (credential_id, user_id, provider_account_id, credential_public_key,
                             counter, credential_device_type, credential_backed_up, transports,
                             created_at, updated_at)
-VALUES (:credential_id, :user_id, :provider_account_id, :credential_public_key, :counter,
-        :credential_device_type, :credential_backed_up, :transports, :now, :now);
+SELECT :credential_id, :user_id, :provider_account_id, :credential_public_key, :counter,
+       :credential_device_type, :credential_backed_up, :transports, :now, :now
+FROM users WHERE id = :user_id LOCK IN SHARE MODE;
 
 -- name: get_authenticator
 -- params: credential_id

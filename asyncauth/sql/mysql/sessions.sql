@@ -1,7 +1,9 @@
 -- name: create_session
 -- params: user_id, expires, session_token, access_token, now
+-- Inserted only while the user exists, as link_account (accounts.sql) explains.
 INSERT INTO sessions (user_id, expires, session_token, access_token, created_at, updated_at)
-VALUES (:user_id, :expires, :session_token, :access_token, :now, :now);
+SELECT :user_id, :expires, :session_token, :access_token, :now, :now
+FROM users WHERE id = :user_id LOCK IN SHARE MODE;
 
 -- name: get_session_and_user
 -- params: session_token, now
@@ -27,6 +29,20 @@ WHERE session_token = :session_token
 SELECT user_id, expires FROM sessions
 WHERE session_token = :session_token
   AND CAST(session_token AS BINARY) = CAST(:session_token AS BINARY);
+
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: InnoDB's UPDATE reads the latest committed row under its lock, so a
+-- concurrent caller finds the expiry slid and changes nothing. No RETURNING here: the row is
+-- read back in the same transaction only when this UPDATE changed it (ROW_COUNT()).
+UPDATE sessions SET expires = :expires, updated_at = :now
+WHERE session_token = :session_token
+  AND CAST(session_token AS BINARY) = CAST(:session_token AS BINARY)
+  AND expires < :if_expires_before;
+SELECT user_id, expires FROM sessions
+WHERE session_token = :session_token
+  AND CAST(session_token AS BINARY) = CAST(:session_token AS BINARY)
+  AND ROW_COUNT() > 0;
 
 -- name: delete_session
 -- params: session_token

@@ -46,7 +46,9 @@ SELECT id, name, email, email_verified, image FROM users WHERE id = :id;
 
 -- name: delete_user
 -- params: user_id
--- One transaction: the user row is locked first (a concurrent update waits), then its
+-- One transaction: the user row is locked first (a concurrent update waits, and so does a
+-- link_account, create_session or create_authenticator, which lock it LOCK IN SHARE MODE; one
+-- that holds it already commits first, and the deletes below see its row), then its
 -- dependants go, then the user. A failure anywhere rolls every delete back.
 SELECT id, name, email, email_verified, image FROM users WHERE id = :user_id FOR UPDATE;
 DELETE FROM sessions WHERE user_id = :user_id;

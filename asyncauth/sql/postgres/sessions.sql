@@ -1,7 +1,9 @@
 -- name: create_session
 -- params: user_id, expires, session_token, access_token, now
+-- Inserted only while the user exists, as link_account (accounts.sql) explains.
 INSERT INTO sessions (user_id, expires, session_token, access_token, created_at, updated_at)
-VALUES (:user_id, :expires, :session_token, :access_token, :now, :now);
+SELECT :user_id, :expires, :session_token, :access_token, :now, :now
+FROM users WHERE id = :user_id FOR KEY SHARE;
 
 -- name: get_session_and_user
 -- params: session_token, now
@@ -19,6 +21,14 @@ FROM sessions WHERE session_token = :session_token;
 -- params: session_token, expires, now
 UPDATE sessions SET expires = :expires, updated_at = :now
 WHERE session_token = :session_token
+RETURNING user_id, expires;
+
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: a concurrent UPDATE of the row waits for the first, then re-checks
+-- the condition against the committed row (READ COMMITTED), finds it slid and writes nothing.
+UPDATE sessions SET expires = :expires, updated_at = :now
+WHERE session_token = :session_token AND expires < :if_expires_before
 RETURNING user_id, expires;
 
 -- name: delete_session

@@ -36,7 +36,11 @@ RETURNING id, name, email, email_verified, image;
 
 -- name: delete_user
 -- params: user_id
--- One statement, so all or nothing without a client-side transaction.
+-- One transaction. The user row is locked first, in a statement of its own: a write that
+-- holds the row (link_account, create_session, create_authenticator lock it FOR KEY SHARE)
+-- commits before this goes on, and the delete that follows, with a fresh snapshot, sees and
+-- removes what it wrote. A write arriving later waits, then finds no user.
+SELECT id, name, email, email_verified, image FROM users WHERE id = :user_id FOR UPDATE;
 WITH s AS (DELETE FROM sessions WHERE user_id = :user_id),
      a AS (DELETE FROM accounts WHERE user_id = :user_id),
      t AS (DELETE FROM authenticators WHERE user_id = :user_id)

@@ -1,11 +1,14 @@
 -- name: link_account
 -- params: compound_id, user_id, provider_type, provider_id, provider_account_id, refresh_token, access_token, access_token_expires, token_type, scope, id_token, session_state, now
+-- Inserted only while the user exists (nothing when it does not: the adapter raises
+-- NotFoundError); SQLite's single writer keeps delete_user from running in between.
 INSERT INTO accounts (compound_id, user_id, provider_type, provider_id, provider_account_id,
                       refresh_token, access_token, access_token_expires, token_type, scope,
                       id_token, session_state, created_at, updated_at)
-VALUES (:compound_id, :user_id, :provider_type, :provider_id, :provider_account_id,
-        :refresh_token, :access_token, :access_token_expires, :token_type, :scope,
-        :id_token, :session_state, :now, :now);
+SELECT :compound_id, :user_id, :provider_type, :provider_id, :provider_account_id,
+       :refresh_token, :access_token, :access_token_expires, :token_type, :scope,
+       :id_token, :session_state, :now, :now
+FROM users WHERE id = :user_id;
 
 -- name: get_account
 -- params: compound_id, provider_id, provider_account_id

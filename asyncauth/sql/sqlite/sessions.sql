@@ -1,7 +1,9 @@
 -- name: create_session
 -- params: user_id, expires, session_token, access_token, now
+-- Inserted only while the user exists, as link_account (accounts.sql) explains.
 INSERT INTO sessions (user_id, expires, session_token, access_token, created_at, updated_at)
-VALUES (:user_id, :expires, :session_token, :access_token, :now, :now);
+SELECT :user_id, :expires, :session_token, :access_token, :now, :now
+FROM users WHERE id = :user_id;
 
 -- name: get_session_and_user
 -- params: session_token, now
@@ -23,6 +25,16 @@ FROM sessions WHERE session_token = :session_token;
 -- params: session_token, expires, now
 UPDATE sessions SET expires = :expires, updated_at = :now
 WHERE session_token = :session_token
+RETURNING user_id, expires;
+
+-- name: update_session_if_expires_before
+-- params: session_token, expires, if_expires_before, now
+-- The conditional slide: only a write that still finds the old expiry happens, and SQLite's
+-- single writer makes it atomic. julianday() compares instants whatever ISO-8601 form
+-- another client wrote (one row, found through the token index, so no index is lost).
+UPDATE sessions SET expires = :expires, updated_at = :now
+WHERE session_token = :session_token
+  AND julianday(expires) < julianday(:if_expires_before)
 RETURNING user_id, expires;
 
 -- name: delete_session
