@@ -30,11 +30,11 @@ RETURNING user_id, expires;
 -- name: update_session_if_expires_before
 -- params: session_token, expires, if_expires_before, now
 -- The conditional slide: only a write that still finds the old expiry happens, and SQLite's
--- single writer makes it atomic. julianday() compares instants whatever ISO-8601 form
--- another client wrote (one row, found through the token index, so no index is lost).
+-- single writer makes it atomic. expires is compared as an instant, as in
+-- get_session_and_user (one row, found through the token index, so no index is lost).
 UPDATE sessions SET expires = :expires, updated_at = :now
 WHERE session_token = :session_token
-  AND julianday(expires) < julianday(:if_expires_before)
+  AND strftime('%Y-%m-%d %H:%M:%f', expires) < :if_expires_before
 RETURNING user_id, expires;
 
 -- name: delete_session
