@@ -83,6 +83,10 @@ class NextAuthV3:
     ``max_age`` and ``update_age`` are in seconds, as in v3's ``session`` options.
     """
 
+    #: The adapter's name as v3's adapters reported it in ``displayName`` (its TypeORM
+    #: adapter said "TYPEORM_LEGACY"); v3's shared adapter tests ask every adapter for one.
+    display_name: str = "ASYNCAUTH"
+
     def __init__(
         self,
         adapter: Adapter,

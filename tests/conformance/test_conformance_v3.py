@@ -75,6 +75,11 @@ def test_every_v3_method_is_a_coroutine_function() -> None:
     assert [m for m in V3_METHODS if not inspect.iscoroutinefunction(getattr(NextAuthV3, m))] == []
 
 
+def test_v3_has_a_display_name(v3: NextAuthV3) -> None:
+    # v3's shared adapter suite asks every adapter for its displayName.
+    assert isinstance(v3.display_name, str) and v3.display_name
+
+
 async def test_v3_create_user_stores_now_for_a_truthy_email_verified(
     v3: NextAuthV3, raw: Raw
 ) -> None:
