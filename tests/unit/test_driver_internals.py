@@ -92,8 +92,13 @@ def _aiosqlite_in_transaction() -> bool:
 
 
 def _sqlite_error_code() -> bool:
-    # _sqlite._busy tells SQLITE_BUSY apart from other OperationalErrors by its code.
+    # _sqlite._busy tells SQLITE_BUSY apart from other OperationalErrors by its code (Python
+    # 3.11 and later; before, it reads the message instead).
     import sqlite3
+    import sys
+
+    if sys.version_info < (3, 11):
+        return True
 
     conn = sqlite3.connect(":memory:")
     try:
