@@ -142,17 +142,48 @@ def test_sqlite_url_paths() -> None:
     assert path_from_url("sqlite:////abs/x.db") == "/abs/x.db"
 
 
+def _an_instance(cls: type[Exception]) -> Exception:
+    """One instance of a driver's exception class, whatever its constructor wants."""
+    # PyMongo's bulk and encryption errors take a result document or a cause, not a message.
+    for args in (("boom",), ({"writeErrors": []},), ({"writeErrors": []}, False)):
+        try:
+            return cls(*args)
+        except (TypeError, AttributeError):
+            continue
+    if cls.__name__ == "EncryptedCollectionError":
+        return cls(RuntimeError("boom"), {})
+    return cls.__new__(cls)
+
+
 def test_every_driver_error_class_is_mapped() -> None:
     """Each exception class a driver defines is translated (httpx's all-mapped test)."""
     import sqlite3
 
     import asyncpg
+    import bson.errors
+    import pymongo.errors
+    import pymysql.err
+    import pyodbc
 
     from asyncauth import AsyncAuthError
+    from asyncauth._mongo import map_error as mongo_map_error
+    from asyncauth._mysql import MySQLDriver
+    from asyncauth._odbc import OdbcDriver
     from asyncauth._postgres import PostgresDriver
     from asyncauth._sqlite import SqliteDriver
 
-    for driver, module in ((SqliteDriver, sqlite3), (PostgresDriver, asyncpg.exceptions)):
+    class MongoDriver:
+        # The MongoDB adapter translates in one function, around every call it makes.
+        errors = (pymongo.errors.PyMongoError, bson.errors.BSONError)
+        map_error = staticmethod(mongo_map_error)
+
+    for driver, module in (
+        (SqliteDriver, sqlite3),
+        (PostgresDriver, asyncpg.exceptions),
+        (MySQLDriver, pymysql.err),
+        (OdbcDriver, pyodbc),
+        (MongoDriver, pymongo.errors),
+    ):
         classes = [
             c
             for c in vars(module).values()
@@ -165,8 +196,5 @@ def test_every_driver_error_class_is_mapped() -> None:
         assert len(classes) > 5
         for cls in classes:
             assert issubclass(cls, driver.errors), f"{cls} is not caught by {driver.__name__}"
-            try:
-                instance = cls("boom")
-            except TypeError:
-                instance = cls.__new__(cls)
+            instance = _an_instance(cls)
             assert isinstance(driver.map_error(instance), AsyncAuthError)
