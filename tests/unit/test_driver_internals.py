@@ -35,11 +35,12 @@ def _aiomysql_loop_and_reader() -> bool:
     # check reads the stream reader's state instead of pinging the server.
     import aiomysql
 
-    conn = aiomysql.Connection(host="127.0.0.1")  # not connected: nothing is opened
+    # Read from the source: building a Connection outside a running loop would make (and
+    # leak) an event loop of its own.
     return (
-        hasattr(conn, "_loop")
-        and hasattr(conn, "_reader")
-        and callable(getattr(conn, "get_transaction_status", None))
+        _sets_attribute(aiomysql.Connection, "_loop")
+        and _sets_attribute(aiomysql.Connection, "_reader")
+        and callable(getattr(aiomysql.Connection, "get_transaction_status", None))
     )
 
 
