@@ -1,8 +1,8 @@
-// Only for regenerating tests/interop/ddl/prisma-*.sql offline (see tests/interop/README.md):
+// Only for regenerating tests/interop/ddl/prisma-*.sql offline (see tests/interop/README.md;
+// it lives here, not as ./prisma.config.ts, so that `prisma generate` does not load it):
 // `engine: "js"` routes the CLI's schema engine through the Wasm engine and a driver adapter,
 // so `prisma migrate diff` needs no native binary from the network. The harness itself never
 // loads this file: adapter.mjs builds its clients with the driver adapter directly.
-import path from "node:path"
 import type { PrismaConfig } from "prisma"
 
 const dialect = process.env.INTEROP_PRISMA_DIALECT ?? "postgres"
@@ -10,7 +10,6 @@ const dialect = process.env.INTEROP_PRISMA_DIALECT ?? "postgres"
 export default {
   experimental: { adapter: true },
   engine: "js",
-  schema: path.join("prisma", `${dialect}.prisma`),
   async adapter() {
     const url = process.env.DATABASE_URL ?? ""
     if (dialect === "postgres") {
