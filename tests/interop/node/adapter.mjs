@@ -14,7 +14,10 @@
 //     "schema": true | "<ddl name>",      (optional: first run ../ddl/<adapter>-<dialect>.sql,
 //                                          or ../ddl/<ddl name>.sql; a no-op for mongodb,
 //                                          whose adapter and docs define no indexes)
-//     "calls": [{"method": "createUser", "args": [{…}]}, …]
+//     "calls": [{"method": "createUser", "args": [{…}]}, …],
+//     "prismaTimestampFormat": "unixepoch-ms",  (optional, prisma on SQLite: store times as the
+//                                              classic native engine did, not ISO text)
+//     "timeoutMs": 60000                       (optional: the deadline of the whole run)
 //   }
 // Values in args may be tagged: {"$date": "2030-01-02T03:04:05.678Z"} is a Date,
 // {"$bigint": "123"} a BigInt, and {"$ref": "0.id"} is a value taken from an earlier call's
@@ -29,7 +32,7 @@
 // hands back as a plain string, e.g. kysely on SQLite reading a non-ISO text, stays visibly a
 // string), BigInt {"$bigint"}, bytes {"$bytes": base64}, ObjectId {"$oid"}; undefined is null.
 // Exit status: 0 all calls ran, 1 a call threw (the JSON says which), 2 a bad request or a
-// missing install, 3 the whole run exceeded its deadline ("timeoutMs", default 60000).
+// missing install, 3 the whole run exceeded its deadline.
 
 import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -292,7 +295,8 @@ const BUILDERS = {
         : undefined
       driver = new PrismaBetterSQLite3({ url: `file:${sqlitePath(request)}` }, options)
     }
-    const prisma = new PrismaClient({ adapter: driver })
+    // "minimal": an error's message is the one line that says why, not a code frame.
+    const prisma = new PrismaClient({ adapter: driver, errorFormat: "minimal" })
     return { adapter: PrismaAdapter(prisma), close: () => prisma.$disconnect() }
   },
 
@@ -312,7 +316,7 @@ function errorReport(error, call, method) {
     call,
     method,
     name: error?.name ?? "Error",
-    message: String(error?.message ?? error),
+    message: String(error?.message ?? error).trim().slice(0, 4000),
     code: error?.code ?? null,
     // drizzle wraps the driver's error ("Failed query: …"); the driver's own says why.
     cause: error?.cause ? String(error.cause.message ?? error.cause) : null,
