@@ -54,6 +54,7 @@ from ._errors import (
 )
 from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
 from ._protocol import SessionRecord
+from ._redact import redact_text
 from ._schema import SchemaReport
 
 __all__ = ["DEFAULT_DATABASE", "MIGRATIONS", "MongoAdapter", "from_url", "map_error"]
@@ -1294,13 +1295,7 @@ def _client_pool_size(client: Any) -> int:
 
 
 def _without_password(text: str, url: str) -> str:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        text = text.replace(password, "***").replace(unquote(password), "***")
-    return text
+    return redact_text(text, url)
 
 
 def _database_from_url(url: str) -> str | None:
