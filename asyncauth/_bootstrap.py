@@ -81,8 +81,18 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
             )
         try:
             await _migrate(adapter, tx, migrations, done)
-        finally:
-            await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
+        except BaseException:
+            # The migration's own error is the one to report. On PostgreSQL the failed
+            # statement aborted the transaction, so any further statement (the unlock
+            # included) fails with "current transaction is aborted"; the lock there ends
+            # with the rollback anyway. Where the lock is the session's (MySQL's GET_LOCK)
+            # the release still runs; if it cannot, the driver drops the connection.
+            try:
+                await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
+            except Exception as unlock_error:  # logged, not raised: the first error wins
+                log.debug("bootstrap: unlock after a failed migration failed: %r", unlock_error)
+            raise
+        await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
     return done
 
 
