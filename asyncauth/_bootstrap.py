@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._base import now
@@ -48,6 +48,23 @@ def _is_current(rows: Sequence[Any], migrations: Sequence[Migration]) -> bool:
     return all(applied.get(m.version) == m.checksum for m in migrations)
 
 
+def warn_unknown(unknown: Sequence[int | str], backend: str) -> None:
+    """Log, once per bootstrap, that a newer asyncauth has migrated this database."""
+    if unknown:
+        log.warning(
+            "bootstrap: the %s database has migration(s) %s that this version of asyncauth "
+            "does not know (a newer version applied them); carrying on, since migrations only "
+            "add (docs/bootstrap.md)",
+            backend,
+            ", ".join(map(str, unknown)),
+        )
+
+
+def _unknown(versions: Iterable[int], migrations: Sequence[Migration]) -> list[int]:
+    known = {m.version for m in migrations}
+    return sorted(v for v in versions if v not in known)
+
+
 def _verify_checksums(applied: dict[int, str], migrations: Sequence[Migration]) -> None:
     for m in migrations:
         have = applied.get(m.version)
@@ -69,6 +86,7 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
         rows = None  # no migrations table yet (or unreadable): take the slow path
     if rows is not None and _is_current(rows, migrations):
         log.debug("bootstrap: %s schema is current", adapter.dialect.name)
+        warn_unknown(_unknown((int(r["version"]) for r in rows), migrations), adapter.dialect.name)
         return []
     done: list[int] = []
     async with drv.transaction(exclusive=True) as tx:
@@ -106,6 +124,7 @@ async def _migrate(
         for r in await tx.fetch_all(q["bootstrap_applied"], {})
     }
     _verify_checksums(applied, migrations)
+    warn_unknown(_unknown(applied, migrations), adapter.dialect.name)
     if not applied and migrations and migrations[0].version == 1:
         if await _adopt(adapter, tx):
             first = migrations[0]
@@ -177,6 +196,7 @@ async def check_sql(adapter: SqlAdapter) -> SchemaReport:
         rows = await drv.fetch_all(q["bootstrap_applied"], {})
         applied = {int(r["version"]): str(r["checksum"]) for r in rows}
         report.applied = sorted(applied)
+        report.unknown = list(_unknown(applied, migrations))
         for m in migrations:
             have = applied.get(m.version)
             if have is None:

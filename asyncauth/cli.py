@@ -65,6 +65,12 @@ async def _cmd_check(args: argparse.Namespace) -> int:
         _out(f"{_safe(args.url)}: {len(report.differences)} difference(s)")
         for line in report.differences:
             _out(f"  - {line}")
+    if report.unknown and not args.json:
+        # Not drift: a newer asyncauth migrated this database (a rolling deploy).
+        _out(
+            f"  note: migration(s) {', '.join(map(str, report.unknown))} recorded by a newer "
+            "asyncauth are unknown to this one (fine: migrations only add)"
+        )
     # Non-zero on drift, so a deploy pipeline can stop on it.
     return 0 if report.ok else 1
 

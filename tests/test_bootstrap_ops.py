@@ -60,3 +60,24 @@ async def test_a_failing_migration_reports_its_own_error(
     # (MySQL commits DDL): either way, the next bootstrap without the broken file completes.
     assert await asyncauth.bootstrap(url) in ([1, 2], [])
     assert (await asyncauth.check(url)).ok
+
+
+async def test_a_newer_database_is_accepted_and_reported(
+    sql_db: tuple[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, _ = sql_db
+    assert await asyncauth.bootstrap(url) == [1, 2]
+    # What a newer asyncauth would leave: a migration this version does not ship.
+    async with asyncauth.connect(url) as auth:
+        driver = auth.driver  # type: ignore[attr-defined]
+        async with driver.transaction() as tx:
+            await tx.execute_ddl(
+                "INSERT INTO asyncauth_migrations (version, name, checksum) "
+                f"VALUES (3, '0003_future.sql', '{'f' * 64}')"
+            )
+    report = await asyncauth.check(url)
+    assert report.ok and report.unknown == [3] and report.applied == [1, 2, 3]
+    assert report.as_dict()["unknown"] == [3]
+    with caplog.at_level("WARNING", logger="asyncauth"):
+        assert await asyncauth.bootstrap(url) == []
+    assert any("does not know" in r.getMessage() and "3" in r.getMessage() for r in caplog.records)
