@@ -13,9 +13,12 @@ is recorded as applied without being run, and later migrations add what is missi
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from ._base import now
 from ._errors import BackendError, SchemaError
@@ -90,13 +93,7 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
         return []
     done: list[int] = []
     async with drv.transaction(exclusive=True) as tx:
-        locked = await tx.fetch_all(q["bootstrap_lock"], {"key": LOCK_KEY})
-        # A lock with a wait limit (GET_LOCK, sp_getapplock) reports whether it was granted
-        # in an ``acquired`` column; migrating without it could apply a migration twice.
-        if locked and "acquired" in locked[0] and not locked[0]["acquired"]:
-            raise BackendError(
-                "another process held the bootstrap lock for the whole wait: try again"
-            )
+        await _take_lock(adapter, tx)
         try:
             await _migrate(adapter, tx, migrations, done)
         except BaseException:
@@ -112,6 +109,37 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
             raise
         await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
     return done
+
+
+async def _take_lock(adapter: SqlAdapter, tx: Tx) -> None:
+    """Take the bootstrap lock, waiting at most the adapter's ``lock_timeout``.
+
+    The lock statement only tries (``pg_try_advisory_xact_lock``, ``GET_LOCK(..., 0)``,
+    ``sp_getapplock`` with no wait) and reports it in an ``acquired`` column, so each attempt
+    is a short statement and the wait is bounded by ``lock_timeout``, not by the statement
+    ``timeout``: a replica may wait for minutes while another builds indexes on a large
+    table. A dialect whose statement takes the lock itself (SQLite's IMMEDIATE transaction)
+    returns no ``acquired`` column. Migrating without the lock could apply a migration twice.
+    """
+    limit = adapter._lock_timeout
+    deadline = time.monotonic() + limit
+    pause = 0.01
+    while True:
+        rows = await tx.fetch_all(adapter.queries["bootstrap_lock"], {"key": LOCK_KEY})
+        if not rows or "acquired" not in rows[0] or rows[0]["acquired"]:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BackendError(
+                f"another process held the bootstrap lock for lock_timeout ({limit:g} s): "
+                "try again, or raise lock_timeout"
+            )
+        if pause == 0.01:
+            log.info("bootstrap: waiting for another process's bootstrap to finish")
+        # Polling, with a growing pause: a lock wait inside one statement would be cut off
+        # by the statement timeout.
+        await anyio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.5)
 
 
 async def _migrate(

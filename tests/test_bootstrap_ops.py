@@ -5,6 +5,7 @@ Real servers (SQLite, PostgreSQL, MariaDB), each test on a database of its own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -34,6 +35,11 @@ async def sql_db(
     provision, dialect = request.param
     async with provision() as url:
         yield url, dialect
+
+
+async def _bootstrap(url: str, **options: object) -> list[int]:
+    async with asyncauth.connect(url, **options) as auth:
+        return await auth.bootstrap()
 
 
 def custom_folder(tmp_path: Path, dialect: str, name: str, sql: str) -> Path:
@@ -81,3 +87,46 @@ async def test_a_newer_database_is_accepted_and_reported(
     with caplog.at_level("WARNING", logger="asyncauth"):
         assert await asyncauth.bootstrap(url) == []
     assert any("does not know" in r.getMessage() and "3" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.postgres
+async def test_a_replica_waits_for_the_lock_longer_than_the_statement_timeout(
+    anyio_backend: str,
+) -> None:
+    import asyncpg
+
+    from asyncauth._bootstrap import LOCK_KEY
+
+    async with postgres_database() as url:
+        holder = await asyncpg.connect(url)
+        try:
+            # Another replica's bootstrap, as the lock sees it.
+            await holder.execute("SELECT pg_advisory_lock($1::bigint)", LOCK_KEY)
+            timeout = 0.3
+            waiting = asyncio.ensure_future(_bootstrap(url, timeout=timeout))
+            # The subject is a wait longer than the statement timeout: this is its length,
+            # not a synchronisation (the assertions below hold whatever the scheduling).
+            done, _ = await asyncio.wait({waiting}, timeout=timeout * 4)
+            assert not done, "bootstrap ran without the lock, or gave up at the timeout"
+            await holder.execute("SELECT pg_advisory_unlock($1::bigint)", LOCK_KEY)
+            assert await asyncio.wait_for(waiting, 30) == [1, 2]
+        finally:
+            await holder.close()
+
+
+@pytest.mark.postgres
+async def test_the_lock_wait_ends_at_lock_timeout(anyio_backend: str) -> None:
+    import asyncpg
+
+    from asyncauth._bootstrap import LOCK_KEY
+
+    async with postgres_database() as url:
+        holder = await asyncpg.connect(url)
+        try:
+            await holder.execute("SELECT pg_advisory_lock($1::bigint)", LOCK_KEY)
+            async with asyncauth.connect(url, lock_timeout=0.5) as auth:
+                with pytest.raises(asyncauth.BackendError, match="lock_timeout"):
+                    await auth.bootstrap()
+        finally:
+            await holder.close()
+        assert await asyncauth.bootstrap(url) == [1, 2]
