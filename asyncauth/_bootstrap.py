@@ -13,6 +13,7 @@ is recorded as applied without being run, and later migrations add what is missi
 from __future__ import annotations
 
 import logging
+import re
 import time
 import zlib
 from collections.abc import Iterable, Sequence
@@ -165,9 +166,43 @@ async def _migrate(
             continue
         log.debug("bootstrap: applying migration %d (%s)", m.version, m.name)
         for statement in m.statements:
+            if await _column_exists(adapter, tx, statement):
+                continue
             await tx.execute_ddl(statement)
         await _record(adapter, tx, m)
         done.append(m.version)
+
+
+# ``ALTER TABLE t ADD [COLUMN] c ...``, after any leading comment lines.
+_ADD_COLUMN = re.compile(
+    r"^(?:\s*--[^\n]*\n)*\s*ALTER\s+TABLE\s+[\"`\[]?(\w+)[\"`\]]?\s+"
+    r"ADD\s+(?:COLUMN\s+)?[\"`\[]?(\w+)[\"`\]]?",
+    re.IGNORECASE,
+)
+
+
+async def _column_exists(adapter: SqlAdapter, tx: Tx, statement: str) -> bool:
+    """True for an ``ADD COLUMN`` whose column exists already, on SQLite only.
+
+    SQLite has no ``ADD COLUMN IF NOT EXISTS``: a migration whose record was deleted by hand
+    would fail on its first column ("duplicate column") where PostgreSQL's and MySQL's
+    statements check what exists. Asking the catalog first makes SQLite recover the same
+    way, without touching the (checksummed) migration files.
+    """
+    if adapter.dialect.name != "sqlite":
+        return False
+    match = _ADD_COLUMN.match(statement)
+    if match is None:
+        return False
+    table, column = match.group(1).lower(), match.group(2).lower()
+    rows = await tx.fetch_all(adapter.queries["catalog_columns"], {})
+    if any(
+        str(r["table_name"]).lower() == table and str(r["column_name"]).lower() == column
+        for r in rows
+    ):
+        log.debug("bootstrap: %s.%s exists already; skipping its ADD COLUMN", table, column)
+        return True
+    return False
 
 
 async def _record(adapter: SqlAdapter, tx: Tx, m: Migration) -> None:

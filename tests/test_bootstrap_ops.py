@@ -130,3 +130,23 @@ async def test_the_lock_wait_ends_at_lock_timeout(anyio_backend: str) -> None:
         finally:
             await holder.close()
         assert await asyncauth.bootstrap(url) == [1, 2]
+
+
+async def test_a_deleted_migration_record_is_recovered(sql_db: tuple[str, str]) -> None:
+    url, _ = sql_db
+    assert await asyncauth.bootstrap(url) == [1, 2]
+
+    async def forget(where: str) -> None:
+        async with asyncauth.connect(url) as auth:
+            async with auth.driver.transaction() as tx:  # type: ignore[attr-defined]
+                await tx.execute_ddl(f"DELETE FROM asyncauth_migrations {where}")
+
+    # Someone deleted migration 2's row by hand: it runs again over what it already made.
+    await forget("WHERE version = 2")
+    assert await asyncauth.bootstrap(url) == [2]
+    assert (await asyncauth.check(url)).ok
+    # Every row: the tables are adopted as migration 1, and migration 2 runs again.
+    await forget("")
+    assert await asyncauth.bootstrap(url) == [1, 2]
+    report = await asyncauth.check(url)
+    assert report.ok, report.differences
