@@ -45,6 +45,8 @@ class BaseAdapter:
     hash_session_tokens: bool = False
     _opened: bool = False
     _bootstrap_on_open: bool = False
+    #: seconds a bootstrap waits for another process's (connect's ``lock_timeout``)
+    _lock_timeout: float = 600.0
 
     async def open(self) -> None:
         """Connect if not yet connected (idempotent); bootstrap if connect() asked to."""

@@ -32,7 +32,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._connect import connect
 from ._errors import ConfigurationError
@@ -509,14 +509,16 @@ class MySqlBench(BenchBackend):
 
 
 def _mysql_kwargs(url: str) -> dict[str, Any]:
+    # The adapter's own reading of the URL (user, password, port, options), so the bench
+    # connects exactly as connect() would; "mysql" when the URL names no database, because
+    # the bench only needs a place to create its scratch database from.
+    from ._mysql import connect_kwargs
+
     parts = urlsplit(url)
-    return {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or 3306,
-        "user": unquote(parts.username) if parts.username else "root",
-        "password": unquote(parts.password) if parts.password else "",
-        "db": unquote(parts.path.lstrip("/")) or "mysql",
-    }
+    if not parts.path.lstrip("/"):
+        url = urlunsplit(parts._replace(path="/mysql"))
+    kwargs: dict[str, Any] = connect_kwargs(url)
+    return kwargs
 
 
 class MongoBench(BenchBackend):

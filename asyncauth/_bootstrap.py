@@ -13,9 +13,13 @@ is recorded as applied without being run, and later migrations add what is missi
 from __future__ import annotations
 
 import logging
+import re
+import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from ._base import now
 from ._errors import BackendError, SchemaError
@@ -48,6 +52,23 @@ def _is_current(rows: Sequence[Any], migrations: Sequence[Migration]) -> bool:
     return all(applied.get(m.version) == m.checksum for m in migrations)
 
 
+def warn_unknown(unknown: Sequence[int | str], backend: str) -> None:
+    """Log, once per bootstrap, that a newer asyncauth has migrated this database."""
+    if unknown:
+        log.warning(
+            "bootstrap: the %s database has migration(s) %s that this version of asyncauth "
+            "does not know (a newer version applied them); carrying on, since migrations only "
+            "add (docs/bootstrap.md)",
+            backend,
+            ", ".join(map(str, unknown)),
+        )
+
+
+def _unknown(versions: Iterable[int], migrations: Sequence[Migration]) -> list[int]:
+    known = {m.version for m in migrations}
+    return sorted(v for v in versions if v not in known)
+
+
 def _verify_checksums(applied: dict[int, str], migrations: Sequence[Migration]) -> None:
     for m in migrations:
         have = applied.get(m.version)
@@ -69,21 +90,57 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
         rows = None  # no migrations table yet (or unreadable): take the slow path
     if rows is not None and _is_current(rows, migrations):
         log.debug("bootstrap: %s schema is current", adapter.dialect.name)
+        warn_unknown(_unknown((int(r["version"]) for r in rows), migrations), adapter.dialect.name)
         return []
     done: list[int] = []
     async with drv.transaction(exclusive=True) as tx:
-        locked = await tx.fetch_all(q["bootstrap_lock"], {"key": LOCK_KEY})
-        # A lock with a wait limit (GET_LOCK, sp_getapplock) reports whether it was granted
-        # in an ``acquired`` column; migrating without it could apply a migration twice.
-        if locked and "acquired" in locked[0] and not locked[0]["acquired"]:
-            raise BackendError(
-                "another process held the bootstrap lock for the whole wait: try again"
-            )
+        await _take_lock(adapter, tx)
         try:
             await _migrate(adapter, tx, migrations, done)
-        finally:
-            await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
+        except BaseException:
+            # The migration's own error is the one to report. On PostgreSQL the failed
+            # statement aborted the transaction, so any further statement (the unlock
+            # included) fails with "current transaction is aborted"; the lock there ends
+            # with the rollback anyway. Where the lock is the session's (MySQL's GET_LOCK)
+            # the release still runs; if it cannot, the driver drops the connection.
+            try:
+                await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
+            except Exception as unlock_error:  # logged, not raised: the first error wins
+                log.debug("bootstrap: unlock after a failed migration failed: %r", unlock_error)
+            raise
+        await tx.fetch_all(q["bootstrap_unlock"], {"key": LOCK_KEY})
     return done
+
+
+async def _take_lock(adapter: SqlAdapter, tx: Tx) -> None:
+    """Take the bootstrap lock, waiting at most the adapter's ``lock_timeout``.
+
+    The lock statement only tries (``pg_try_advisory_xact_lock``, ``GET_LOCK(..., 0)``,
+    ``sp_getapplock`` with no wait) and reports it in an ``acquired`` column, so each attempt
+    is a short statement and the wait is bounded by ``lock_timeout``, not by the statement
+    ``timeout``: a replica may wait for minutes while another builds indexes on a large
+    table. A dialect whose statement takes the lock itself (SQLite's IMMEDIATE transaction)
+    returns no ``acquired`` column. Migrating without the lock could apply a migration twice.
+    """
+    limit = adapter._lock_timeout
+    deadline = time.monotonic() + limit
+    pause = 0.01
+    while True:
+        rows = await tx.fetch_all(adapter.queries["bootstrap_lock"], {"key": LOCK_KEY})
+        if not rows or "acquired" not in rows[0] or rows[0]["acquired"]:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BackendError(
+                f"another process held the bootstrap lock for lock_timeout ({limit:g} s): "
+                "try again, or raise lock_timeout"
+            )
+        if pause == 0.01:
+            log.info("bootstrap: waiting for another process's bootstrap to finish")
+        # Polling, with a growing pause: a lock wait inside one statement would be cut off
+        # by the statement timeout.
+        await anyio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.5)
 
 
 async def _migrate(
@@ -96,6 +153,7 @@ async def _migrate(
         for r in await tx.fetch_all(q["bootstrap_applied"], {})
     }
     _verify_checksums(applied, migrations)
+    warn_unknown(_unknown(applied, migrations), adapter.dialect.name)
     if not applied and migrations and migrations[0].version == 1:
         if await _adopt(adapter, tx):
             first = migrations[0]
@@ -108,9 +166,43 @@ async def _migrate(
             continue
         log.debug("bootstrap: applying migration %d (%s)", m.version, m.name)
         for statement in m.statements:
+            if await _column_exists(adapter, tx, statement):
+                continue
             await tx.execute_ddl(statement)
         await _record(adapter, tx, m)
         done.append(m.version)
+
+
+# ``ALTER TABLE t ADD [COLUMN] c ...``, after any leading comment lines.
+_ADD_COLUMN = re.compile(
+    r"^(?:\s*--[^\n]*\n)*\s*ALTER\s+TABLE\s+[\"`\[]?(\w+)[\"`\]]?\s+"
+    r"ADD\s+(?:COLUMN\s+)?[\"`\[]?(\w+)[\"`\]]?",
+    re.IGNORECASE,
+)
+
+
+async def _column_exists(adapter: SqlAdapter, tx: Tx, statement: str) -> bool:
+    """True for an ``ADD COLUMN`` whose column exists already, on SQLite only.
+
+    SQLite has no ``ADD COLUMN IF NOT EXISTS``: a migration whose record was deleted by hand
+    would fail on its first column ("duplicate column") where PostgreSQL's and MySQL's
+    statements check what exists. Asking the catalog first makes SQLite recover the same
+    way, without touching the (checksummed) migration files.
+    """
+    if adapter.dialect.name != "sqlite":
+        return False
+    match = _ADD_COLUMN.match(statement)
+    if match is None:
+        return False
+    table, column = match.group(1).lower(), match.group(2).lower()
+    rows = await tx.fetch_all(adapter.queries["catalog_columns"], {})
+    if any(
+        str(r["table_name"]).lower() == table and str(r["column_name"]).lower() == column
+        for r in rows
+    ):
+        log.debug("bootstrap: %s.%s exists already; skipping its ADD COLUMN", table, column)
+        return True
+    return False
 
 
 async def _record(adapter: SqlAdapter, tx: Tx, m: Migration) -> None:
@@ -167,6 +259,7 @@ async def check_sql(adapter: SqlAdapter) -> SchemaReport:
         rows = await drv.fetch_all(q["bootstrap_applied"], {})
         applied = {int(r["version"]): str(r["checksum"]) for r in rows}
         report.applied = sorted(applied)
+        report.unknown = list(_unknown(applied, migrations))
         for m in migrations:
             have = applied.get(m.version)
             if have is None:

@@ -8,11 +8,13 @@ imports no database driver at all, and ``connect("mysql://...")`` without aiomys
 from __future__ import annotations
 
 import importlib
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from ._errors import ConfigurationError
 
@@ -43,12 +45,57 @@ def register_scheme(scheme: str, module: str, extra: str) -> None:
     _SCHEMES[scheme] = (module, extra)
 
 
+#: the largest pool any backend is asked for (MongoDB's maxPoolSize is a 32-bit int, and no
+#: database serves this many connections from one process anyway)
+MAX_POOL_SIZE = 10_000
+#: the longest wait asyncauth accepts, in seconds (a week): drivers turn seconds into 32-bit
+#: milliseconds, and ``inf`` or ``nan`` would fail deep inside them, or never time out
+MAX_SECONDS = 7 * 24 * 3600.0
+#: how long a bootstrap waits for another process's bootstrap lock (docs/bootstrap.md)
+DEFAULT_LOCK_TIMEOUT = 600.0
+
+
+def seconds(value: object, name: str) -> float:
+    """A wait in seconds: a finite positive number up to :data:`MAX_SECONDS`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be a number of seconds, not {value!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise ConfigurationError(
+            f"{name} must be a finite number of seconds above 0 and at most {MAX_SECONDS:g}, "
+            f"not {value!r}"
+        )
+    return float(value)
+
+
+# URL query parameters that drivers read as numbers (connect_timeout, timeoutMS,
+# maxPoolSize, ...): a value of nan or inf is refused here, naming the parameter, rather than
+# failing later inside the driver with an OverflowError or an "invalid URL".
+_NUMERIC_PARAMETER = re.compile(
+    r"timeout|ms$|size|max|min|interval|keepalive|idle|retries|limit|lifetime|port", re.I
+)
+
+
+def _check_url_numbers(query: str) -> None:
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if not _NUMERIC_PARAMETER.search(name):
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            continue  # not a number at all: the driver's own message says so
+        if not math.isfinite(number):
+            raise ConfigurationError(
+                f"URL parameter {name!r} must be a finite number, not {value!r}"
+            )
+
+
 @dataclass
 class Options:
     """The options every backend accepts; a backend pops its own from ``rest``."""
 
     pool_size: int | None = None
     timeout: float = 10.0
+    lock_timeout: float = 600.0
     hash_session_tokens: bool = False
     sql_folders: Sequence[Path] = ()
     rest: dict[str, Any] | None = None
@@ -59,12 +106,15 @@ class Options:
         opts = dict(options)
         pool_size = opts.pop("pool_size", None)
         if pool_size is not None and (
-            isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1
+            isinstance(pool_size, bool)
+            or not isinstance(pool_size, int)
+            or not 1 <= pool_size <= MAX_POOL_SIZE
         ):
-            raise ConfigurationError(f"pool_size must be a positive int, not {pool_size!r}")
-        timeout = opts.pop("timeout", 10.0)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigurationError(f"timeout must be a positive number, not {timeout!r}")
+            raise ConfigurationError(
+                f"pool_size must be an int from 1 to {MAX_POOL_SIZE}, not {pool_size!r}"
+            )
+        timeout = seconds(opts.pop("timeout", 10.0), "timeout")
+        lock_timeout = seconds(opts.pop("lock_timeout", DEFAULT_LOCK_TIMEOUT), "lock_timeout")
         hashing = opts.pop("hash_session_tokens", False)
         if not isinstance(hashing, bool):
             raise ConfigurationError("hash_session_tokens must be a bool")
@@ -73,7 +123,8 @@ class Options:
             folders = (folders,)
         return cls(
             pool_size=pool_size,
-            timeout=float(timeout),
+            timeout=timeout,
+            lock_timeout=lock_timeout,
             hash_session_tokens=hashing,
             sql_folders=tuple(Path(f) for f in folders),
             rest=opts,
@@ -99,14 +150,16 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     asyncauth.connect(url)``; either connects, and with ``bootstrap=True`` also brings the
     schema up to date. The adapter owns the pool or client it makes and closes it in
     ``aclose()``. Options: ``pool_size``, ``timeout`` (seconds to wait for a connection or a
-    statement), ``hash_session_tokens``, ``sql_folders`` (custom queries and migrations), and
+    statement), ``lock_timeout`` (seconds a bootstrap waits for another process's bootstrap,
+    default 600), ``hash_session_tokens``, ``sql_folders`` (custom queries and migrations), and
     each backend's own (see the backend pages in ``docs/``).
     """
     url = DEFAULT_URL if url is None else url
     if not isinstance(url, str):
         raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
     try:
-        scheme = urlsplit(url).scheme.lower()
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
     except ValueError as exc:  # e.g. "Invalid IPv6 URL"; the URL itself is not repeated
         raise ConfigurationError(f"malformed URL: {exc}") from None
     base = scheme.split("+", 1)[0]
@@ -121,8 +174,10 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
             f"the {scheme} backend needs its driver ({exc.name}): pip install 'asyncauth[{extra}]'"
         ) from exc
     opts = Options.parse(options)
+    _check_url_numbers(parts.query)
     adapter: BaseAdapter = module.from_url(url, opts)
     opts.finish(scheme)
     adapter._bootstrap_on_open = bootstrap
+    adapter._lock_timeout = opts.lock_timeout
     result: Adapter = adapter  # type: ignore[assignment]  # checked in _adapter.py
     return result

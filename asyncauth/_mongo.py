@@ -42,6 +42,7 @@ from pymongo import timeout as operation_timeout
 
 from . import _validate as v
 from ._base import BaseAdapter, compound_id, new_token, now
+from ._bootstrap import warn_unknown
 from ._connect import Options
 from ._errors import (
     AsyncAuthError,
@@ -54,6 +55,7 @@ from ._errors import (
 )
 from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
 from ._protocol import SessionRecord
+from ._redact import redact_text
 from ._schema import SchemaReport
 
 __all__ = ["DEFAULT_DATABASE", "MIGRATIONS", "MongoAdapter", "from_url", "map_error"]
@@ -1185,6 +1187,7 @@ class MongoAdapter(BaseAdapter):
                     f"migration {key} was applied with checksum {str(have)[:12]}…, but the "
                     f"bundled index set now has {checksum[:12]}…: refusing to guess"
                 )
+        warn_unknown(_unknown_records(applied), "mongodb")
         if all(key in applied for key in wanted):
             log.debug("bootstrap: mongodb index sets are current")
             return []
@@ -1292,6 +1295,7 @@ class MongoAdapter(BaseAdapter):
         if MIGRATIONS_COLLECTION in names:
             applied = {d["_id"]: d.get("checksum") async for d in self._migrations.find({})}
             report.applied = sorted(k for k in applied if isinstance(k, int))
+            report.unknown = _unknown_records(applied)
             for key, checksum in wanted.items():
                 have = applied.get(key)
                 if have is None:
@@ -1304,6 +1308,12 @@ class MongoAdapter(BaseAdapter):
             report.pending = sorted(MIGRATIONS)
             report.differences.append(f"no {MIGRATIONS_COLLECTION} collection (never bootstrapped)")
         return report
+
+
+def _unknown_records(applied: Mapping[Any, Any]) -> list[int | str]:
+    """Recorded index sets this version does not know: a newer asyncauth wrote them."""
+    known: set[Any] = {*MIGRATIONS, TTL_RECORD}
+    return sorted((k for k in applied if k not in known), key=str)
 
 
 def _find_index(live: list[Doc], keys: tuple[str, ...]) -> Doc | None:
@@ -1340,13 +1350,7 @@ def _client_pool_size(client: Any) -> int:
 
 
 def _without_password(text: str, url: str) -> str:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        password = None
-    if password:
-        text = text.replace(password, "***").replace(unquote(password), "***")
-    return text
+    return redact_text(text, url)
 
 
 def _database_from_url(url: str) -> str | None:

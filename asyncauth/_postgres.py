@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._pool import FairPool, own_or_borrowed
+from ._redact import redact_text
 from ._sql import Statement
 
 __all__ = ["PostgresDriver", "dialect", "keep_session_state"]
@@ -195,8 +195,4 @@ def _describe(exc: BaseException) -> str:
 
 
 def _without_password(text: str, dsn: str | None) -> str:
-    try:
-        password = urlsplit(dsn or "").password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text
+    return redact_text(text, dsn)

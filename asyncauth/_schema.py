@@ -155,6 +155,10 @@ class SchemaReport:
     differences: list[str] = field(default_factory=list)
     applied: list[int] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)
+    #: migrations recorded in the database that this version of asyncauth does not know:
+    #: a newer version bootstrapped it (a rolling deploy). Not a difference: migrations only
+    #: add, so an older version keeps working on the newer schema (docs/bootstrap.md).
+    unknown: list[int | str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -168,6 +172,7 @@ class SchemaReport:
             "differences": list(self.differences),
             "applied": list(self.applied),
             "pending": list(self.pending),
+            "unknown": list(self.unknown),
         }
 
 

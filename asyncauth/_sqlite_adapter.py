@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 from ._adapter import SqlAdapter
 from ._connect import Options
 from ._errors import ConfigurationError
+from ._redact import redact_url
 from ._sql import load_queries
 from ._sqlite import SqliteDriver
 
@@ -40,7 +41,9 @@ def path_from_url(url: str) -> str:
     """``sqlite:///rel.db`` -> ``rel.db``, ``sqlite:////abs.db`` -> ``/abs.db``."""
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
-        raise ConfigurationError(f"a sqlite URL has no host: {url!r} (use sqlite:///path)")
+        raise ConfigurationError(
+            f"a sqlite URL has no host: {redact_url(url)!r} (use sqlite:///path)"
+        )
     path = unquote(parts.path)
     path = path[1:] if path.startswith("/") else path
     if not path:

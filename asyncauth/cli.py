@@ -19,6 +19,7 @@ import anyio
 
 from . import _connect, ddl
 from ._errors import AsyncAuthError
+from ._redact import redact_text, redact_url
 
 __all__ = ["main"]
 
@@ -64,6 +65,12 @@ async def _cmd_check(args: argparse.Namespace) -> int:
         _out(f"{_safe(args.url)}: {len(report.differences)} difference(s)")
         for line in report.differences:
             _out(f"  - {line}")
+    if report.unknown and not args.json:
+        # Not drift: a newer asyncauth migrated this database (a rolling deploy).
+        _out(
+            f"  note: migration(s) {', '.join(map(str, report.unknown))} recorded by a newer "
+            "asyncauth are unknown to this one (fine: migrations only add)"
+        )
     # Non-zero on drift, so a deploy pipeline can stop on it.
     return 0 if report.ok else 1
 
@@ -127,17 +134,8 @@ async def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _safe(url: str) -> str:
-    """The URL without its password, fit for printing."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        netloc = f"{parts.username}:***@{host}" if parts.username else host
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    """The URL with every credential masked, fit for printing (asyncauth._redact)."""
+    return redact_url(url)
 
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -239,7 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return anyio.run(handler, args)
     except AsyncAuthError as exc:
-        _err(f"asyncauth: {type(exc).__name__}: {exc}")
+        # Messages name objects, not values; a driver's may still quote the URL it was given.
+        _err(
+            f"asyncauth: {type(exc).__name__}: {redact_text(str(exc), getattr(args, 'url', None))}"
+        )
         return 2
 
 

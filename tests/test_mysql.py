@@ -409,8 +409,9 @@ async def test_the_lock_names_the_database(url: str, raw: MySQLRaw) -> None:
 
         held = await other._fetch(f"SELECT GET_LOCK({name}, 0) AS ok", (LOCK_KEY,))
         assert held[0]["ok"] == 1
-        with pytest.raises(BackendError):
-            await asyncauth.bootstrap(asyncauth.connect(url, timeout=1))
+        async with asyncauth.connect(url, timeout=1, lock_timeout=0.5) as auth:
+            with pytest.raises(BackendError, match="lock_timeout"):
+                await auth.bootstrap()
         await other._fetch(f"SELECT RELEASE_LOCK({name}) AS ok", (LOCK_KEY,))
         assert await asyncauth.bootstrap(url) == [1, 2]
     finally:
@@ -564,7 +565,8 @@ async def test_a_lock_not_granted_stops_the_bootstrap(
         "-- name: bootstrap_lock\n-- params: key\nSELECT 0 AS acquired, :key AS lock_key;\n"
     )
     (tmp_path / "migrations" / "mysql").mkdir(parents=True)
-    auth = asyncauth.connect(url, sql_folders=[tmp_path])
+    # The lock is polled until lock_timeout: a short one keeps the test quick.
+    auth = asyncauth.connect(url, sql_folders=[tmp_path], lock_timeout=0.5)
     try:
         with pytest.raises(BackendError, match="bootstrap lock"):
             await asyncauth.bootstrap(auth)

@@ -9,13 +9,14 @@ SELECT version, checksum FROM asyncauth_migrations ORDER BY version;
 -- Transaction owner is held until the migration transaction commits, so the next holder sees
 -- every recorded row; application locks are scoped to the database. ODBC's manual-commit
 -- mode opens a transaction only at the first data statement, so one is begun here if none
--- is open yet (the driver's COMMIT or ROLLBACK ends it). A negative result (timeout,
--- deadlock victim) is reported as acquired = 0, and bootstrap then fails.
+-- is open yet (the driver's COMMIT or ROLLBACK ends it). It only tries (@LockTimeout = 0):
+-- a negative result (held elsewhere, deadlock victim) is reported as acquired = 0, and
+-- bootstrap polls again until lock_timeout, never migrating unlocked.
 DECLARE @result int
 DECLARE @resource nvarchar(255) = CONCAT(N'asyncauth.bootstrap.', :key)
 IF @@TRANCOUNT = 0 BEGIN TRANSACTION
 EXEC @result = sp_getapplock @Resource = @resource, @LockMode = 'Exclusive',
-  @LockOwner = 'Transaction', @LockTimeout = 60000
+  @LockOwner = 'Transaction', @LockTimeout = 0
 SELECT CASE WHEN @result >= 0 THEN 1 ELSE 0 END AS acquired;
 
 -- name: bootstrap_create_table

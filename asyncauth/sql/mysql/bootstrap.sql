@@ -11,9 +11,9 @@ SELECT version, checksum FROM asyncauth_migrations ORDER BY version;
 -- params: key
 -- GET_LOCK names are server-wide, so the name includes the database: bootstraps of two
 -- databases on one server do not wait for each other (a name is at most 64 characters).
--- 0 means another process held it for the whole wait; bootstrap then fails rather than
--- migrate unlocked.
-SELECT GET_LOCK(CONCAT('asyncauth:', LEFT(SHA2(CONCAT(DATABASE(), ':', :key), 256), 40)), 60)
+-- Only tries (a wait of 0): 0 means another process holds it, and bootstrap polls again
+-- until lock_timeout, never migrating unlocked.
+SELECT GET_LOCK(CONCAT('asyncauth:', LEFT(SHA2(CONCAT(DATABASE(), ':', :key), 256), 40)), 0)
        AS acquired;
 
 -- name: bootstrap_create_table

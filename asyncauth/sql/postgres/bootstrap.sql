@@ -5,8 +5,9 @@ SELECT version, checksum FROM asyncauth_migrations ORDER BY version;
 
 -- name: bootstrap_lock
 -- params: key
--- Held until the migration transaction ends; other starters wait here, then find nothing.
-SELECT pg_advisory_xact_lock(:key::bigint);
+-- Held until the migration transaction ends. Only tries: bootstrap polls it, so a wait is
+-- bounded by lock_timeout rather than by the statement timeout; then it finds nothing to do.
+SELECT pg_try_advisory_xact_lock(:key::bigint) AS acquired;
 
 -- name: bootstrap_create_table
 -- params:
