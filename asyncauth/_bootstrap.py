@@ -3,7 +3,11 @@
 On a current database the whole cost is one query (the applied versions and checksums).
 Otherwise the dialect's lock is taken (an advisory lock on PostgreSQL, an IMMEDIATE transaction
 on SQLite, GET_LOCK on MySQL, sp_getapplock on SQL Server), the state is read again under it,
-and only what is missing is applied, each migration recorded with its checksum.
+and only what is missing is applied, each migration recorded with its checksum. The lock is
+tried and polled, so waiting for another process is bounded by ``lock_timeout``, not by the
+statement ``timeout``. On PostgreSQL, indexes that a bundled migration adds to tables that
+already exist are built with ``CREATE INDEX CONCURRENTLY`` (see
+:func:`_bootstrap_concurrently`), so adopting a large database does not block its writes.
 
 An existing NextAuth v3 database (TypeORM ``synchronize`` or the documented SQL) is adopted:
 when its tables match migration 1 closely enough (see :mod:`asyncauth._schema`), migration 1
