@@ -157,6 +157,14 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     async def _execute_ddl(self, conn: asyncpg.Connection, sql: str) -> None:
         await conn.execute(sql, timeout=self.timeout)
 
+    #: bootstrap builds indexes on existing tables with CREATE INDEX CONCURRENTLY
+    #: (asyncauth._bootstrap), outside a transaction, on a connection of this pool
+    concurrent_indexes: ClassVar[bool] = True
+
+    async def execute_long_ddl(self, conn: asyncpg.Connection, sql: str, limit: float) -> None:
+        """One DDL statement bounded by ``limit`` seconds, not ``timeout`` (an index build)."""
+        await conn.execute(sql, timeout=limit)
+
     @asynccontextmanager
     async def _transaction(
         self, conn: asyncpg.Connection, *, exclusive: bool
