@@ -354,10 +354,15 @@ class ReplicaCluster:
             f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(milliseconds)}ms'",
         )
         psql(self.standby.port, "SELECT pg_reload_conf()")
-        expected = f"{int(milliseconds)}ms" if milliseconds else "0"
         _wait(
             "the standby taking the new apply delay",
-            lambda: psql(self.standby.port, "SHOW recovery_min_apply_delay") == expected,
+            lambda: (
+                psql(
+                    self.standby.port,
+                    "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'",
+                )
+                == str(int(milliseconds))
+            ),  # in ms, its unit (SHOW would say 1s)
         )
 
     def wait_replayed(self, seconds: float = READY_SECONDS) -> None:
@@ -508,6 +513,28 @@ class PatroniCluster:
             return ""
         return next((n for n, node in self.nodes.items() if node.pg_port == port), "")
 
+    def haproxy_states(self) -> dict[str, str]:
+        """What HAProxy thinks of each node (``UP``, ``DOWN``, ``UP 1/2``...), from its stats
+        socket. Only this says where *every* new connection goes: a node HAProxy has not
+        checked yet counts as up, so one connection landing on the leader proves nothing."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(str(self.haproxy.directory / "stats.sock"))
+                sock.sendall(b"show stat\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError:
+            return {}
+        lines = b"".join(chunks).decode(errors="replace").splitlines()
+        if not lines or not lines[0].startswith("# "):
+            return {}
+        header = lines[0][2:].split(",")
+        name, status = header.index("svname"), header.index("status")
+        rows = [line.split(",") for line in lines[1:] if line]
+        return {row[name]: row[status] for row in rows if row[name] in self.nodes}
+
     def create_database(self, database: str) -> None:
         """Create it through HAProxy (on the leader); replicas get it by replication."""
         _create_database(self.haproxy_port, database)
@@ -525,7 +552,9 @@ class PatroniCluster:
             others = [n for n in self.nodes.values() if n.name != found and n.daemon.running]
             if any(n.role() != "replica" for n in others):
                 return False
-            return self.haproxy_target() == found
+            states = self.haproxy_states()
+            wanted = {n: "UP" if n == found else "DOWN" for n in self.nodes}
+            return states == wanted and self.haproxy_target() == found
 
         _wait(f"the Patroni cluster settling (leader {leader or 'any'})", settled, seconds)
         return found
@@ -627,14 +656,14 @@ def _patroni_yaml(
     return json.dumps(config, indent=1)
 
 
-def _haproxy_cfg(port: int, nodes: list[tuple[str, int, int]]) -> str:
+def _haproxy_cfg(directory: Path, port: int, nodes: list[tuple[str, int, int]]) -> str:
     """HAProxy in TCP mode on ``port``, to the node whose Patroni answers 200 on /primary; a
     node marked down has its connections cut, so no client stays on a demoted primary."""
     servers = "".join(
         f"  server {name} 127.0.0.1:{pg} check port {rest}\n" for name, pg, rest in nodes
     )
     return (
-        "global\n  maxconn 200\n\n"
+        f"global\n  maxconn 200\n  stats socket {directory / 'stats.sock'} mode 600\n\n"
         "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 30m\n"
         "  timeout server 30m\n  timeout check 2s\n\n"
         f"listen primary\n  bind 127.0.0.1:{port}\n  option httpchk GET /primary\n"
@@ -688,14 +717,16 @@ def patroni(names: tuple[str, ...] = ("pa", "pb")) -> Iterator[PatroniCluster]:
 
         directory = _make_dir(root, "haproxy", user)
         (directory / "haproxy.cfg").write_text(
-            _haproxy_cfg(haproxy_port, [(n.name, n.pg_port, n.rest_port) for n in nodes.values()])
+            _haproxy_cfg(
+                directory, haproxy_port, [(n.name, n.pg_port, n.rest_port) for n in nodes.values()]
+            )
         )
         haproxy = Daemon(
             "haproxy", [haproxy_bin, "-db", "-f", str(directory / "haproxy.cfg")], directory, user
         )
         stack.callback(haproxy.kill)
         cluster = PatroniCluster(etcd, nodes, haproxy, haproxy_port)
-        haproxy.start(lambda: cluster.haproxy_target() == names[0])
+        haproxy.start(lambda: bool(cluster.haproxy_states()))
         cluster.wait_settled(names[0])
         return cluster
 
@@ -704,8 +735,8 @@ def patroni(names: tuple[str, ...] = ("pa", "pb")) -> Iterator[PatroniCluster]:
 
 
 def _stop_patroni_node(node: PatroniNode) -> None:
-    """Kill Patroni first (so it restarts nothing), then its PostgreSQL: a clean immediate
-    stop through pg_ctl if it still runs (it then frees its shared memory), else SIGKILL."""
+    """Kill Patroni first (so it restarts nothing), then its PostgreSQL: an immediate stop
+    through pg_ctl if it still runs (it then frees its shared memory itself)."""
     node.daemon.kill()
     pid = node.postmaster_pid()
     if pid is None:
@@ -715,6 +746,23 @@ def _stop_patroni_node(node: PatroniNode) -> None:
     except (subprocess.SubprocessError, OSError):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        _wait(f"postmaster {pid} exiting", lambda: not Path(f"/proc/{pid}").exists())
+    _remove_shared_memory(node)
+
+
+def _remove_shared_memory(node: PatroniNode) -> None:
+    """Remove the SysV segment a SIGKILLed postmaster left (the next start there would have
+    removed it; the data directory is about to go, so nobody else will)."""
+    try:
+        lines = (node.server.directory / "data" / "postmaster.pid").read_text().splitlines()
+        shmid = int(lines[6].split()[1])
+    except (OSError, ValueError, IndexError):
+        return  # a clean stop removed the file, and the segment with it
+    pid = node.postmaster_pid()
+    if pid is not None and Path(f"/proc/{pid}").exists():
+        return  # a postmaster we could not stop still uses it
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run(["ipcrm", "-m", str(shmid)], capture_output=True, timeout=10)
 
 
 # --- Galera ---------------------------------------------------------------------------------
