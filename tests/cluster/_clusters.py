@@ -22,6 +22,7 @@ program or a cluster that does not come up skips the test locally and fails it i
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pwd
@@ -596,6 +597,10 @@ class PatroniCluster:
         node.daemon.start(lambda: node.role() == "replica")
 
 
+def _has_role(node: PatroniNode, role: str) -> bool:
+    return node.role() == role
+
+
 _PATRONI_TTL = 10  # seconds a leader key lives without renewal: the failover time after a crash
 
 
@@ -713,7 +718,8 @@ def patroni(names: tuple[str, ...] = ("pa", "pb")) -> Iterator[PatroniCluster]:
             server = ThrowawayPostgres(directory, pg_port, bin_dir, _as_user(user))
             nodes[name] = node = PatroniNode(name, pg_port, rest_port, daemon, server)
             stack.callback(_stop_patroni_node, node)
-            node.daemon.start(lambda node=node, i=i: node.role() == ("replica" if i else "primary"))
+            role = "replica" if i else "primary"  # the first node bootstraps and leads
+            node.daemon.start(functools.partial(_has_role, node, role))
 
         directory = _make_dir(root, "haproxy", user)
         (directory / "haproxy.cfg").write_text(
@@ -781,6 +787,10 @@ def mariadb(port: int, sql: str) -> str:
     return done.stdout.decode().strip()
 
 
+def _has(port: int, database: str) -> bool:
+    return mariadb(port, f"SHOW DATABASES LIKE '{database}'") == database
+
+
 def _status(port: int, name: str) -> str:
     try:
         out = mariadb(port, f"SHOW GLOBAL STATUS LIKE '{name}'")
@@ -811,10 +821,7 @@ class GaleraCluster:
         """Create it through node 0 and wait until every node has it (DDL is replicated)."""
         self.sql(0, f"CREATE DATABASE IF NOT EXISTS `{database}`")
         for port in self.ports:
-            _wait(
-                f"database {database} on port {port}",
-                lambda port=port: mariadb(port, f"SHOW DATABASES LIKE '{database}'") == database,
-            )
+            _wait(f"database {database} on port {port}", functools.partial(_has, port, database))
 
     def wait_synced(self, seconds: float = READY_SECONDS) -> None:
         """Wait until every running node is Synced in a cluster of all running nodes."""

@@ -22,7 +22,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if os.environ.get("ASYNCAUTH_CLUSTER") == "1" or "cluster" in (config.option.markexpr or ""):
         return
     here = Path(__file__).parent
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         (dropped if here in Path(str(item.fspath)).parents else kept).append(item)
     if dropped:

@@ -175,7 +175,8 @@ async def test_galera_replicates_a_write_from_node_1_to_node_3(galera: GaleraClu
                     await cursor.execute("SELECT id FROM t WHERE id = %s", (value,))
                 except aiomysql.ProgrammingError:
                     return False  # the CREATE TABLE has not been applied there yet
-                return await cursor.fetchone() == (value,)
+                row = await cursor.fetchone()
+                return bool(row == (value,))
 
         await _eventually("the write on node 3", on_node_3)
         async with third.cursor() as cursor:
@@ -183,3 +184,21 @@ async def test_galera_replicates_a_write_from_node_1_to_node_3(galera: GaleraClu
             assert await cursor.fetchone() == ("wsrep_cluster_size", "3")
     finally:
         await third.ensure_closed()
+
+
+async def test_patroni_fails_over_when_the_leader_is_killed(patroni: PatroniCluster) -> None:
+    old = patroni.leader()
+    killed = await anyio.to_thread.run_sync(patroni.kill_leader)
+    assert killed == old
+    # The other node takes over once the dead leader's key expires in etcd (ttl 10 s), and
+    # HAProxy follows; then the killed node comes back as a replica of the new leader.
+    new = await anyio.to_thread.run_sync(patroni.wait_settled)
+    assert new != old
+    client = await asyncpg.connect(patroni.url(), timeout=10)
+    try:
+        assert await client.fetchval("SELECT inet_server_port()") == patroni.nodes[new].pg_port
+        assert await client.fetchval("SELECT pg_is_in_recovery()") is False
+    finally:
+        await client.close()
+    await anyio.to_thread.run_sync(patroni.start_node, old)
+    assert await anyio.to_thread.run_sync(patroni.wait_settled) == new
