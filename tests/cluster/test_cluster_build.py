@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster._clusters import _build
+from tests.cluster._clusters import _build, _program
 
 pytestmark = pytest.mark.cluster
 
@@ -80,3 +80,13 @@ def test_an_interrupted_build_and_a_failed_test_are_torn_down() -> None:
         with _build("unit", None, fine) as root:
             raise AssertionError("the test failed")
     assert torn == ["interrupted", "fine"] and not root.exists()
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_a_missing_program_says_how_to_install_it(ci: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", ci)
+    outcome = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(
+        outcome, match=r"no-such-daemon not found \(run `bash scripts/cluster-deps`"
+    ):
+        _program("no-such-daemon", "/nonexistent/*/no-such-daemon")
