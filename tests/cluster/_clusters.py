@@ -184,6 +184,24 @@ def _make_dir(root: Path, name: str, user: str | None) -> Path:
     return path
 
 
+def _kill_strays(root: Path) -> None:
+    """SIGKILL what is left running from ``root`` once its cluster was torn down.
+
+    A server's helpers need not die with it: a Galera donor's state-transfer script, for one,
+    waits on forever for a joiner that was killed in the middle of the transfer. Every such
+    process names the cluster's own directory (unique, from mkdtemp) on its command line.
+    """
+    needle = str(root).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+
+
 def _port_race(root: Path) -> bool:
     """Whether some log of a failed build says one of its ports was taken meanwhile."""
     for log in root.rglob("log"):
@@ -207,6 +225,7 @@ def _build(
         stack = contextlib.ExitStack()
         root = Path(tempfile.mkdtemp(prefix=f"asyncauth-{what}-"))
         stack.callback(shutil.rmtree, root, ignore_errors=True)
+        stack.callback(_kill_strays, root)  # runs after every teardown ``build`` registered
         if user:
             _own(root, user)
         try:
