@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import asyncauth
-from asyncauth import _bench as engine
+from asyncauth import bench as engine
 from asyncauth import cli
 from benchmarks.report import markdown
 from benchmarks.run import SERVERS, load_workload, run, save, sizes_for
