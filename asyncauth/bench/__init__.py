@@ -37,7 +37,6 @@ from ._backend import (
     asyncauth_contender,
     backend_for,
     lookup_tokens,
-    session_token,
 )
 from ._measure import (
     Workload,
@@ -73,7 +72,6 @@ __all__ = [
     "rotated",
     "run_quick",
     "sequential",
-    "session_token",
     "spread",
     "summarise",
     "warm_up",
