@@ -1,8 +1,10 @@
-"""The benchmark harness works (seconds long; its figures are not judged here).
+"""The benchmark harness and ``asyncauth bench`` work (seconds long; figures are not judged).
 
 CI runs only this smoke, never the timed run: it proves that every contender, the table-size
 sweep, the bootstrap and import costs, the bar's checks and the JSON / Markdown / PNG outputs
-still work on each backend the harness knows.
+still work on each backend the harness knows; that the quick command prints its table and
+fails as one redacted line; and that the harness stays on ``asyncauth.bench``'s documented
+names while the bench stays on the library's exported ones.
 """
 
 from __future__ import annotations
