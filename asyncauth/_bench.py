@@ -164,7 +164,7 @@ class SqliteBench(BenchBackend):
 
     @asynccontextmanager
     async def scratch(self, url: str | None) -> AsyncIterator[str]:
-        from ._sqlite_adapter import path_from_url
+        from ._sqlite import path_from_url
 
         if url is not None:
             path = path_from_url(url)
@@ -190,8 +190,7 @@ class SqliteBench(BenchBackend):
     async def seed(self, url: str, start: int, stop: int) -> None:
         import aiosqlite
 
-        from ._sqlite import _time_in
-        from ._sqlite_adapter import path_from_url
+        from ._sqlite import _time_in, path_from_url
 
         expires = _time_in(_expiry())
         stamp = _time_in(datetime.now(UTC).replace(microsecond=0))
@@ -221,7 +220,7 @@ class SqliteBench(BenchBackend):
     async def floor(self, url: str, pool_size: int) -> AsyncIterator[Lookup]:
         import aiosqlite
 
-        from ._sqlite_adapter import path_from_url
+        from ._sqlite import path_from_url
 
         sql = _statement("sqlite", "qmark")
         conns = []

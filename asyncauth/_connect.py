@@ -22,27 +22,49 @@ if TYPE_CHECKING:
     from ._base import BaseAdapter
     from ._protocol import Adapter
 
-__all__ = ["Options", "connect", "register_scheme"]
+__all__ = ["BACKENDS", "Options", "adapter_classes", "connect", "register_scheme"]
 
 DEFAULT_URL = "sqlite:///:memory:"
 
-# scheme -> (module with ``from_url``, the pip extra that brings its driver)
-_SCHEMES: dict[str, tuple[str, str]] = {
-    "sqlite": ("asyncauth._sqlite_adapter", "sqlite"),
-    "postgresql": ("asyncauth._postgres_adapter", "postgres"),
-    "postgres": ("asyncauth._postgres_adapter", "postgres"),
-    "mongodb": ("asyncauth._mongo", "mongodb"),
-    "mongodb+srv": ("asyncauth._mongo", "mongodb"),
-    "mysql": ("asyncauth._mysql_adapter", "mysql"),
-    "mariadb": ("asyncauth._mysql_adapter", "mysql"),
-    "mssql": ("asyncauth._odbc_adapter", "mssql"),
-    "odbc": ("asyncauth._odbc_adapter", "mssql"),
+#: The one registry of backends: URL scheme -> (module, adapter class, pip extra). ``connect()``
+#: imports the module (which exposes ``from_url(url, options)``) on first use of the scheme,
+#: ``asyncauth.<class>`` is a lazy export read from here, and a missing driver names the extra.
+#: A new backend is one module and one line here (plus its SQL folder, for a SQL dialect).
+BACKENDS: dict[str, tuple[str, str | None, str]] = {
+    "sqlite": ("asyncauth._sqlite", "SqliteAdapter", "sqlite"),
+    "postgresql": ("asyncauth._postgres", "PostgresAdapter", "postgres"),
+    "postgres": ("asyncauth._postgres", "PostgresAdapter", "postgres"),
+    "mysql": ("asyncauth._mysql", "MySQLAdapter", "mysql"),
+    "mariadb": ("asyncauth._mysql", "MySQLAdapter", "mysql"),
+    "mssql": ("asyncauth._odbc", "MssqlAdapter", "mssql"),
+    "odbc": ("asyncauth._odbc", "OdbcAdapter", "mssql"),
+    "mongodb": ("asyncauth._mongo", "MongoAdapter", "mongodb"),
+    "mongodb+srv": ("asyncauth._mongo", "MongoAdapter", "mongodb"),
 }
 
 
-def register_scheme(scheme: str, module: str, extra: str) -> None:
-    """Map a URL scheme to a backend module exposing ``from_url(url, options)``."""
-    _SCHEMES[scheme] = (module, extra)
+def register_scheme(scheme: str, module: str, extra: str, adapter: str | None = None) -> None:
+    """Map a URL scheme to a backend module exposing ``from_url(url, options)``.
+
+    ``adapter`` names the module's adapter class when it is exported as ``asyncauth.<name>``;
+    a scheme registered at run time (a test's, a third party's) usually has none.
+    """
+    BACKENDS[scheme] = (module, adapter, extra)
+
+
+def adapter_classes() -> dict[str, tuple[str, str]]:
+    """The lazily exported adapter classes: class name -> (module, extra)."""
+    return {cls: (module, extra) for module, cls, extra in BACKENDS.values() if cls is not None}
+
+
+def import_backend(module: str, extra: str, what: str) -> Any:
+    """Import a backend module; a missing driver is a ConfigurationError naming the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"{what} needs its driver ({exc.name}): pip install 'asyncauth[{extra}]'"
+        ) from exc
 
 
 #: the largest pool any backend is asked for (MongoDB's maxPoolSize is a 32-bit int, and no
@@ -130,6 +152,15 @@ class Options:
             rest=opts,
         )
 
+    def common(self) -> dict[str, Any]:
+        """The options every SQL adapter class takes, as its keyword arguments."""
+        return {
+            "pool_size": self.pool_size,
+            "timeout": self.timeout,
+            "hash_session_tokens": self.hash_session_tokens,
+            "sql_folders": self.sql_folders,
+        }
+
     def take(self, name: str, default: Any) -> Any:
         """Pop a backend-specific option."""
         assert self.rest is not None
@@ -163,16 +194,11 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     except ValueError as exc:  # e.g. "Invalid IPv6 URL"; the URL itself is not repeated
         raise ConfigurationError(f"malformed URL: {exc}") from None
     base = scheme.split("+", 1)[0]
-    if scheme not in _SCHEMES and base not in _SCHEMES:
-        known = ", ".join(sorted(f"{s}://" for s in _SCHEMES))
+    if scheme not in BACKENDS and base not in BACKENDS:
+        known = ", ".join(sorted(f"{s}://" for s in BACKENDS))
         raise ConfigurationError(f"unsupported URL scheme {scheme!r}; known: {known}")
-    module_name, extra = _SCHEMES.get(scheme) or _SCHEMES[base]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"the {scheme} backend needs its driver ({exc.name}): pip install 'asyncauth[{extra}]'"
-        ) from exc
+    module_name, _, extra = BACKENDS.get(scheme) or BACKENDS[base]
+    module = import_backend(module_name, extra, f"the {scheme} backend")
     opts = Options.parse(options)
     _check_url_numbers(parts.query)
     adapter: BaseAdapter = module.from_url(url, opts)

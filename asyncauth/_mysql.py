@@ -20,6 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -27,13 +28,23 @@ import aiomysql
 import anyio
 import pymysql
 
+from ._adapter import SqlAdapter
+from ._connect import Options
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
 from ._pool import FairPool, own_or_borrowed
 from ._sql import Statement
 
-__all__ = ["ALREADY_DONE", "SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
+__all__ = [
+    "ALREADY_DONE",
+    "SESSION_SETUP",
+    "MySQLAdapter",
+    "MySQLDriver",
+    "connect_kwargs",
+    "dialect",
+    "from_url",
+]
 
 UTC = timezone.utc
 
@@ -308,3 +319,42 @@ def _describe(exc: BaseException) -> str:
         return f"{type(exc).__name__} {exc.args[0]}: {str(exc.args[1]).splitlines()[0]}"
     text = str(exc)
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+class MySQLAdapter(SqlAdapter):
+    """MySQL 8 / MariaDB 10.6+ through aiomysql.
+
+    ``MySQLAdapter(pool)`` wraps an ``aiomysql.Pool`` the application owns (``aclose()``
+    leaves it open); asyncauth sets the time zone to UTC, a strict ``sql_mode`` and autocommit
+    on each connection it borrows, once. ``MySQLAdapter(url="mysql://user:pw@host/db")`` makes
+    and owns a pool. Times before 1970-01-01 00:00:01 or after 2038-01-19 03:14:07 UTC do not
+    fit MySQL's ``TIMESTAMP`` and are refused with ``ValidationError``.
+    """
+
+    def __init__(
+        self,
+        pool: aiomysql.Pool | None = None,
+        *,
+        url: str | None = None,
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+    ) -> None:
+        driver = MySQLDriver(
+            None if url is None else connect_kwargs(url),
+            pool=pool,
+            pool_size=pool_size or 10,
+            timeout=timeout,
+        )
+        super().__init__(
+            driver,
+            hash_session_tokens=hash_session_tokens,
+            owns_driver=pool is None,
+            sql_folders=sql_folders,
+        )
+
+
+def from_url(url: str, options: Options) -> MySQLAdapter:
+    """Build the adapter for a ``mysql://`` or ``mariadb://`` URL."""
+    return MySQLAdapter(url=url, **options.common())

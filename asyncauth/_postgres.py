@@ -8,20 +8,23 @@ keep prepared statements: ``statement_cache=False`` turns the cache off for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
 
+from ._adapter import SqlAdapter
+from ._connect import Options
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._pool import FairPool, own_or_borrowed
 from ._redact import redact_text
 from ._sql import Statement
 
-__all__ = ["PostgresDriver", "dialect", "keep_session_state"]
+__all__ = ["PostgresAdapter", "PostgresDriver", "dialect", "from_url", "keep_session_state"]
 
 UTC = timezone.utc
 
@@ -196,3 +199,45 @@ def _describe(exc: BaseException) -> str:
 
 def _without_password(text: str, dsn: str | None) -> str:
     return redact_text(text, dsn)
+
+
+class PostgresAdapter(SqlAdapter):
+    """PostgreSQL through asyncpg.
+
+    ``PostgresAdapter(pool)`` wraps a pool the application owns (``aclose()`` leaves it
+    open); ``PostgresAdapter(dsn="postgresql://...")`` makes and owns one.
+    ``statement_cache=False`` is for PgBouncer in transaction mode.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool | None = None,
+        *,
+        dsn: str | None = None,
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        statement_cache: bool = True,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+    ) -> None:
+        driver = PostgresDriver(
+            dsn,
+            pool=pool,
+            pool_size=pool_size or 10,
+            timeout=timeout,
+            statement_cache=statement_cache,
+        )
+        super().__init__(
+            driver,
+            hash_session_tokens=hash_session_tokens,
+            owns_driver=pool is None,
+            sql_folders=sql_folders,
+        )
+
+
+def from_url(url: str, options: Options) -> PostgresAdapter:
+    """Build the adapter for a ``postgresql://`` URL (asyncpg reads the DSN itself)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    statement_cache = bool(options.take("statement_cache", True))
+    return PostgresAdapter(dsn=url, statement_cache=statement_cache, **options.common())

@@ -18,20 +18,25 @@ import asyncio
 import functools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 import anyio
 
+from ._adapter import SqlAdapter
+from ._connect import Options
 from ._driver import Dialect, Row, SqlDriver
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._pool import FairPool
+from ._redact import redact_url
 from ._sql import Statement
 
-__all__ = ["MAX_POOL_SIZE", "SqliteDriver", "dialect"]
+__all__ = ["MAX_POOL_SIZE", "SqliteAdapter", "SqliteDriver", "dialect", "from_url", "path_from_url"]
 
 UTC = timezone.utc
 
@@ -267,3 +272,41 @@ def _constraint(exc: BaseException) -> str:
     # "UNIQUE constraint failed: users.email" names columns, never values.
     text = str(exc)
     return text.split(":", 1)[1].strip() if ":" in text else text
+
+
+class SqliteAdapter(SqlAdapter):
+    """SQLite through aiosqlite: ``SqliteAdapter("auth.db")`` or ``SqliteAdapter(":memory:")``."""
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+    ) -> None:
+        super().__init__(
+            SqliteDriver(str(path), pool_size=pool_size or 4, timeout=timeout),
+            hash_session_tokens=hash_session_tokens,
+            sql_folders=sql_folders,
+        )
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel.db`` -> ``rel.db``, ``sqlite:////abs.db`` -> ``/abs.db``."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ConfigurationError(
+            f"a sqlite URL has no host: {redact_url(url)!r} (use sqlite:///path)"
+        )
+    path = unquote(parts.path)
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise ConfigurationError("a sqlite URL needs a path or :memory: (sqlite:///:memory:)")
+    return path
+
+
+def from_url(url: str, options: Options) -> SqliteAdapter:
+    """Build the adapter for a ``sqlite://`` URL."""
+    return SqliteAdapter(path_from_url(url), **options.common())

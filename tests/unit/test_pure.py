@@ -135,7 +135,7 @@ def test_connect_configuration_errors(url: str, options: dict[str, object], mess
 
 
 def test_sqlite_url_paths() -> None:
-    from asyncauth._sqlite_adapter import path_from_url
+    from asyncauth._sqlite import path_from_url
 
     assert path_from_url("sqlite:///:memory:") == ":memory:"
     assert path_from_url("sqlite:///rel/x.db") == "rel/x.db"
