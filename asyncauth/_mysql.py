@@ -30,10 +30,10 @@ import pymysql
 
 from ._adapter import SqlAdapter
 from ._connect import Options
-from ._driver import Dialect, Row, SqlDriver
+from ._driver import Dialect, Row, SqlDriver, describe, unique_key
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
-from ._pool import FairPool, own_or_borrowed
+from ._pool import own_or_borrowed
 from ._sql import Statement
 
 __all__ = [
@@ -163,15 +163,8 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         # connections asyncauth has never seen, so this is tracked per connection).
         self._ready: weakref.WeakSet[aiomysql.Connection] = weakref.WeakSet()
 
-    async def open(self) -> None:
-        """Open the first connection of the pool (when the adapter owns it)."""
-        if not isinstance(self.pool, FairPool):
-            return
-        try:
-            await self.pool.fill(1)
-        except (pymysql.err.MySQLError, OSError, TimeoutError, asyncio.TimeoutError) as exc:
-            where = f"{self.connect_args.get('host')}:{self.connect_args.get('port')}"
-            raise BackendError(f"cannot connect to MySQL at {where}: {_describe(exc)}") from exc
+    def describe_target(self) -> str:
+        return f"MySQL at {self.connect_args.get('host')}:{self.connect_args.get('port')}"
 
     async def _connect(self) -> aiomysql.Connection:
         return await aiomysql.connect(
@@ -271,14 +264,17 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         await conn.commit()
 
     @staticmethod
+    def describe(exc: BaseException) -> str:
+        return _describe(exc)
+
+    @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, pymysql.err.IntegrityError) and _errno(exc) in _DUPLICATE:
+            # The server's message quotes the value (a session token, say): keep the key only.
             match = _KEY.search(str(exc.args[1]) if len(exc.args) > 1 else "")
-            key = match.group(1) if match else "unknown"
-            # The server's message quotes the value (a session token, say), and this
-            # exception stays chained to the DuplicateError: keep the key, drop the value.
-            exc.args = (exc.args[0], f"Duplicate entry for key '{key}'")
-            return DuplicateError(f"unique key taken: {key}")
+            name = match.group(1) if match else None
+            key = unique_key(name)
+            return DuplicateError(f"unique key taken: {key or name or 'unknown'}", key=key)
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
             return BackendError("MySQL did not answer in time")
         return BackendError(f"MySQL failed: {_describe(exc)}")
@@ -317,8 +313,7 @@ def _errno(exc: BaseException) -> int | None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) >= 2:
         return f"{type(exc).__name__} {exc.args[0]}: {str(exc.args[1]).splitlines()[0]}"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return describe(exc)
 
 
 class MySQLAdapter(SqlAdapter):

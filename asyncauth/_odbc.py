@@ -43,12 +43,12 @@ import pyodbc
 
 from ._adapter import SqlAdapter
 from ._connect import Options
-from ._driver import Dialect, Row, SqlDriver
+from ._driver import Dialect, Row, SqlDriver, describe, unique_key
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE as MYSQL_ALREADY_DONE
 from ._mysql_session import SESSION_SETUP as MYSQL_SESSION_SETUP
 from ._mysql_session import TIMESTAMP_RANGE as MYSQL_TIMESTAMP_RANGE
-from ._pool import FairPool, own_or_borrowed
+from ._pool import own_or_borrowed
 from ._sql import Statement
 
 __all__ = [
@@ -74,6 +74,8 @@ _KEY_NAMES = (
     re.compile(r"constraint ['\"]([^'\"]*)['\"]"),
     re.compile(r"unique index '([^']*)'"),
 )
+# SQL Server names the table too: "... in object 'dbo.users' with unique index 'email'".
+_OBJECT = re.compile(r"in object '([^']*)'")
 
 
 def _time_in(value: datetime) -> datetime:
@@ -175,14 +177,8 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         # Connects that outlived their caller, kept until they finish and are closed.
         self._orphans: set[asyncio.Future[Any]] = set()
 
-    async def open(self) -> None:
-        """Open the first connection of the pool (when the adapter owns it)."""
-        if not isinstance(self.pool, FairPool):
-            return
-        try:
-            await self.pool.fill(1)
-        except (pyodbc.Error, OSError, TimeoutError) as exc:
-            raise BackendError(f"cannot connect through ODBC: {_describe(exc)}") from exc
+    def describe_target(self) -> str:
+        return "the database through ODBC"
 
     async def _connect(self) -> aioodbc.Connection:
         # Each connection has a worker thread of its own, and every call on it, closing
@@ -338,13 +334,17 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
             await asyncio.gather(*self._orphans, return_exceptions=True)
 
     @staticmethod
+    def describe(exc: BaseException) -> str:
+        return _describe(exc)
+
+    @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, pyodbc.IntegrityError) and _is_duplicate(exc):
-            key = _key_name(exc)
             # Drivers quote the duplicate value ("Duplicate entry '…'", "The duplicate key
-            # value is (…)"), and this exception stays chained: keep the key, drop the value.
-            exc.args = (exc.args[0], f"[{exc.args[0]}] unique key violated: {key}")
-            return DuplicateError(f"unique key taken: {key}")
+            # value is (…)"): keep the key only.
+            name, table = _key_name(exc)
+            key = unique_key(name, table)
+            return DuplicateError(f"unique key taken: {key or name or 'unknown'}", key=key)
         if isinstance(exc, pyodbc.Error) and exc.args and exc.args[0] in ("HYT00", "HYT01"):
             return BackendError("the database did not answer in time (ODBC timeout)")
         return BackendError(f"ODBC call failed: {_describe(exc)}")
@@ -437,21 +437,22 @@ def _is_duplicate(exc: BaseException) -> bool:
     return state == "23000" and bool(_DUPLICATE_CODES & set(_NATIVE.findall(_message(exc))))
 
 
-def _key_name(exc: BaseException) -> str:
+def _key_name(exc: BaseException) -> tuple[str | None, str | None]:
+    """The unique index the message names, and the table when it names one too."""
     text = _message(exc)
+    table = _OBJECT.search(text)
     for pattern in _KEY_NAMES:
         match = pattern.search(text)
         if match:
-            return match.group(1)
-    return "unknown"
+            return match.group(1), table.group(1) if table else None
+    return None, None
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, pyodbc.Error) and len(exc.args) >= 2:
         first = str(exc.args[1]).splitlines()[0] if str(exc.args[1]) else ""
         return f"{type(exc).__name__} [{exc.args[0]}]: {first}"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return describe(exc)
 
 
 class MssqlOdbcDriver(OdbcDriver):

@@ -30,7 +30,7 @@ import anyio
 
 from ._adapter import SqlAdapter
 from ._connect import Options
-from ._driver import Dialect, Row, SqlDriver
+from ._driver import Dialect, Row, SqlDriver, unique_key
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._pool import FairPool
 from ._redact import redact_url
@@ -111,7 +111,9 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     """A pool of aiosqlite connections to one database file (or one in-memory database)."""
 
     dialect: ClassVar[Dialect] = dialect
-    errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, sqlite3.Warning, ValueError)
+    # sqlite3.Error covers a closed connection too (ProgrammingError); a ValueError here would
+    # be asyncauth's own bug, not the database's, and is not translated.
+    errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, sqlite3.Warning)
 
     def __init__(self, path: str, *, pool_size: int = 4, timeout: float = 10.0) -> None:
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
@@ -140,15 +142,17 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     async def open(self) -> None:
         """Open the first connection (it proves the database is there); the rest as needed."""
         try:
-            await self.pool.fill(1)
-        except (sqlite3.Error, OSError) as exc:
+            await super().open()
+        except AsyncAuthError:
             await self.aclose()
-            raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
-        except TimeoutError as exc:
-            await self.aclose()
-            raise BackendError(
+            raise
+
+    def open_failed(self, exc: Exception) -> AsyncAuthError:
+        if isinstance(exc, TimeoutError):
+            return BackendError(
                 f"cannot open SQLite database {self.path!r}: still locked after {self.timeout} s"
-            ) from exc
+            )
+        return BackendError(f"cannot open SQLite database {self.path!r}: {exc}")
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -229,7 +233,9 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
-            return DuplicateError(f"unique key taken: {_constraint(exc)}")
+            # "UNIQUE constraint failed: users.email" names columns, never values.
+            names = _constraint(exc)
+            return DuplicateError(f"unique key taken: {names}", key=unique_key(names))
         if isinstance(exc, sqlite3.Error):
             return BackendError(f"SQLite failed: {type(exc).__name__}: {exc}")
         return BackendError(f"SQLite connection unusable: {exc}")

@@ -198,3 +198,25 @@ def test_every_driver_error_class_is_mapped() -> None:
             assert issubclass(cls, driver.errors), f"{cls} is not caught by {driver.__name__}"
             instance = _an_instance(cls)
             assert isinstance(driver.map_error(instance), AsyncAuthError)
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "key"),
+    [
+        ("users.email", None, "users.email"),  # SQLite, MySQL 8
+        ("email", None, "users.email"),  # MariaDB, PostgreSQL's constraint name
+        ("email", "dbo.users", "users.email"),  # SQL Server names the table too
+        ("session_token", "sessions", "sessions.session_token"),
+        ("email", "sessions", None),  # a table the index does not belong to
+        ("users.phone", None, "users.phone"),  # a custom model's unique column
+        ("UQ_97672ac88f789774dd47f7c8be3", "users", None),  # a name asyncauth did not make
+        ("accounts.provider, accounts.providerAccountId", None, None),
+        (None, None, None),
+    ],
+)
+def test_unique_key_is_table_dot_column(
+    name: str | None, table: str | None, key: str | None
+) -> None:
+    from asyncauth._driver import unique_key
+
+    assert unique_key(name, table) == key
