@@ -79,6 +79,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'asyncauth' has no attribute {name!r}")
     module, extra = found
     value = getattr(_connect.import_backend(module, extra, name), name)
+    value.__module__ = __name__
     globals()[name] = value
     return value
 
@@ -128,3 +129,11 @@ def ddl(dialect: str, *, sql_folders: Sequence[str | Path] = ()) -> str:
         key=lambda f: f.name,
     )
     return "\n".join(f"-- {f.name}\n{f.read_text(encoding='utf-8').strip()}\n" for f in files)
+
+
+# Exported names report the public module (``asyncauth.User``, not ``asyncauth._models.User``)
+# in reprs, tracebacks and help(); pickling finds them there too.
+for _name in __all__:
+    if _name in globals() and _name != "__version__":
+        globals()[_name].__module__ = __name__
+del _name

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _validate as v
 from ._base import USER_FIELDS, BaseAdapter, compound_id, new_token, now
@@ -586,10 +586,3 @@ class SqlAdapter(BaseAdapter):
                     break
             counts.append(total)
         return PurgeResult(sessions=counts[0], verification_tokens=counts[1])
-
-
-if TYPE_CHECKING:
-    # mypy proves here that the SQL adapter satisfies the public protocol.
-    from ._protocol import Adapter
-
-    _conforms: type[Adapter] = SqlAdapter

@@ -205,5 +205,4 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     opts.finish(scheme)
     adapter._bootstrap_on_open = bootstrap
     adapter._lock_timeout = opts.lock_timeout
-    result: Adapter = adapter  # type: ignore[assignment]  # checked in _adapter.py
-    return result
+    return adapter

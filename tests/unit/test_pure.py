@@ -220,3 +220,22 @@ def test_unique_key_is_table_dot_column(
     from asyncauth._driver import unique_key
 
     assert unique_key(name, table) == key
+
+
+def test_exported_names_report_the_public_module() -> None:
+    for name in asyncauth.__all__:
+        if name != "__version__":
+            assert getattr(asyncauth, name).__module__ == "asyncauth", name
+    assert repr(asyncauth.User).startswith("<class 'asyncauth.User'")
+
+
+def test_adapters_implement_the_protocol_visibly() -> None:
+    import inspect
+
+    from asyncauth import Adapter
+
+    for cls in (asyncauth.SqliteAdapter, asyncauth.PostgresAdapter, asyncauth.MongoAdapter):
+        assert issubclass(cls, Adapter) and Adapter in cls.__mro__
+        assert inspect.getdoc(cls.get_session_and_user), cls
+    # NextAuth v3's own reads are not part of the public contract.
+    assert not any(name.startswith("_get") or name == "_link_account_at" for name in vars(Adapter))
