@@ -10,11 +10,11 @@ from __future__ import annotations
 import importlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from ._errors import ConfigurationError
 
@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from ._base import BaseAdapter
     from ._protocol import Adapter
 
-__all__ = ["BACKENDS", "Options", "adapter_classes", "connect", "register_scheme"]
+__all__ = [
+    "BACKENDS",
+    "Options",
+    "adapter_classes",
+    "connect",
+    "register_scheme",
+    "typeorm_url",
+]
 
 DEFAULT_URL = "sqlite:///:memory:"
 
@@ -174,7 +181,103 @@ class Options:
             )
 
 
-def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) -> Adapter:
+#: NextAuth v3's TypeORM ``type`` -> asyncauth's URL scheme
+TYPEORM_TYPES: dict[str, str] = {
+    "sqlite": "sqlite",
+    "postgres": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mariadb",
+    "mssql": "mssql",
+    "mongodb": "mongodb",
+}
+_TYPEORM_KEYS = frozenset(
+    {"type", "host", "port", "username", "password", "database", "ssl", "synchronize"}
+)
+# How each server's URL asks for TLS (ssl: true) or refuses it (ssl: false).
+_TLS = {
+    "postgresql": ({"sslmode": "require"}, {"sslmode": "disable"}),
+    "mysql": ({"ssl": "true"}, {}),
+    "mariadb": ({"ssl": "true"}, {}),
+    "mssql": ({"Encrypt": "yes"}, {"Encrypt": "no"}),
+    "mongodb": ({"tls": "true"}, {"tls": "false"}),
+}
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+|\[[0-9A-Fa-f:.]+\]")
+
+
+def typeorm_url(config: Mapping[str, Any]) -> tuple[str, bool]:
+    """The URL for NextAuth v3's TypeORM options, and whether they ask to synchronize.
+
+    Every piece of user text is percent-quoted into its place, never pasted: a password with
+    ``@``, ``/`` or ``#`` stays a password.
+    """
+    unknown = sorted(str(k) for k in config if k not in _TYPEORM_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown TypeORM option(s) {', '.join(map(repr, unknown))}; asyncauth reads "
+            f"{', '.join(sorted(_TYPEORM_KEYS))}"
+        )
+    kind = config.get("type")
+    scheme = TYPEORM_TYPES.get(kind) if isinstance(kind, str) else None
+    if scheme is None:
+        raise ConfigurationError(
+            f"TypeORM type must be one of {', '.join(sorted(TYPEORM_TYPES))}, not {kind!r}"
+        )
+    sync = config.get("synchronize", False)
+    if not isinstance(sync, bool):
+        raise ConfigurationError(f"synchronize must be true or false, not {sync!r}")
+
+    def text(key: str, default: str | None = None) -> str | None:
+        value = config.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigurationError(f"TypeORM option {key!r} must be a non-empty str")
+        return value
+
+    database = text("database")
+    if scheme == "sqlite":
+        extra = sorted(k for k in ("host", "port", "username", "password", "ssl") if k in config)
+        if extra:
+            raise ConfigurationError(f"a sqlite database takes no {', '.join(extra)}")
+        if database is None:
+            raise ConfigurationError("a sqlite TypeORM config needs database (a path or :memory:)")
+        return f"sqlite:///{quote(database, safe='/:')}", sync
+
+    host = text("host", "localhost")
+    assert host is not None
+    if not _HOST.fullmatch(host):
+        raise ConfigurationError("TypeORM option 'host' must be a host name or address")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    port = config.get("port")
+    if port is not None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigurationError(f"TypeORM option 'port' must be 1 to 65535, not {port!r}")
+        host = f"{host}:{port}"
+    username, password = text("username"), text("password")
+    if password is not None and username is None:
+        raise ConfigurationError("TypeORM option 'password' needs 'username'")
+    credentials = ""
+    if username is not None:
+        credentials = quote(username, safe="")
+        if password is not None:
+            credentials += ":" + quote(password, safe="")
+        credentials += "@"
+    ssl = config.get("ssl")
+    query: dict[str, str] = {}
+    if ssl is not None:
+        if not isinstance(ssl, bool):
+            raise ConfigurationError(
+                "TypeORM option 'ssl' must be true or false here; certificate options go in a "
+                "URL (docs/nextauth.md)"
+            )
+        query = _TLS[scheme][0 if ssl else 1]
+    path = "/" + quote(database, safe="") if database is not None else ""
+    tail = "?" + urlencode(query) if query else ""
+    return f"{scheme}://{credentials}{host}{path}{tail}", sync
+
+
+def connect(
+    url: str | Mapping[str, Any] | None = None, *, bootstrap: bool = False, **options: Any
+) -> Adapter:
     """The adapter for ``url`` (in-memory SQLite when omitted), not yet connected.
 
     Use it as ``async with asyncauth.connect(url) as auth:`` or ``auth = await
@@ -184,8 +287,15 @@ def connect(url: str | None = None, *, bootstrap: bool = False, **options: Any) 
     statement), ``lock_timeout`` (seconds a bootstrap waits for another process's bootstrap,
     default 600), ``hash_session_tokens``, ``sql_folders`` (custom queries and migrations), and
     each backend's own (see the backend pages in ``docs/``).
+
+    ``url`` may also be NextAuth v3's TypeORM options, as a mapping (``{"type": "postgres",
+    "host": ..., "database": ..., "synchronize": True}``); ``synchronize`` means bootstrap
+    (docs/nextauth.md).
     """
     url = DEFAULT_URL if url is None else url
+    if isinstance(url, Mapping):
+        url, synchronize = typeorm_url(url)
+        bootstrap = bootstrap or synchronize
     if not isinstance(url, str):
         raise ConfigurationError(f"url must be a str, not {type(url).__name__}")
     try:

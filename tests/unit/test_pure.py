@@ -239,3 +239,64 @@ def test_adapters_implement_the_protocol_visibly() -> None:
         assert inspect.getdoc(cls.get_session_and_user), cls
     # NextAuth v3's own reads are not part of the public contract.
     assert not any(name.startswith("_get") or name == "_link_account_at" for name in vars(Adapter))
+
+
+def test_typeorm_options_become_a_quoted_url() -> None:
+    from urllib.parse import unquote, urlsplit
+
+    from asyncauth._connect import typeorm_url
+
+    hostile = "p@ss:/w?o#r%d "
+    url, sync = typeorm_url(
+        {
+            "type": "postgres",
+            "host": "db",
+            "port": 5433,
+            "username": "a@b",
+            "password": hostile,
+            "database": "auth/x",
+            "ssl": True,
+            "synchronize": True,
+        }
+    )
+    parts = urlsplit(url)
+    assert sync and parts.scheme == "postgresql" and parts.hostname == "db" and parts.port == 5433
+    assert unquote(parts.username or "") == "a@b" and unquote(parts.password or "") == hostile
+    assert unquote(parts.path) == "/auth/x" and parts.query == "sslmode=require"
+    assert typeorm_url({"type": "sqlite", "database": ":memory:", "synchronize": True}) == (
+        "sqlite:///:memory:",
+        True,
+    )
+    assert (
+        typeorm_url({"type": "sqlite", "database": "/abs/a b.db"})[0] == "sqlite:////abs/a%20b.db"
+    )
+    url, _ = typeorm_url({"type": "mariadb", "host": "::1", "database": "d"})
+    assert url == "mariadb://[::1]/d"
+
+
+def test_typeorm_mssql_password_reaches_the_connection_string_intact() -> None:
+    from asyncauth._odbc import mssql_connection_string
+
+    url, _ = asyncauth._connect.typeorm_url(
+        {"type": "mssql", "host": "sql", "username": "sa", "password": "x;y}@z", "database": "a"}
+    )
+    assert "PWD={x;y}}@z}" in mssql_connection_string(url)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"type": "sqlite", "database": ":memory:", "entities": []}, "'entities'"),
+        ({"type": "oracle", "database": "x"}, "type must be one of"),
+        ({"type": "sqlite"}, "needs database"),
+        ({"type": "sqlite", "database": "x", "host": "h"}, "takes no host"),
+        ({"type": "postgres", "host": "a/b", "database": "d"}, "'host'"),
+        ({"type": "postgres", "port": "5432", "database": "d"}, "'port'"),
+        ({"type": "postgres", "password": "p", "database": "d"}, "needs 'username'"),
+        ({"type": "postgres", "ssl": {"ca": "..."}, "database": "d"}, "'ssl'"),
+        ({"type": "sqlite", "database": ":memory:", "synchronize": "yes"}, "synchronize"),
+    ],
+)
+def test_typeorm_options_refused_by_name(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        asyncauth.connect(config)
