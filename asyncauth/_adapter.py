@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _validate as v
 from ._base import USER_FIELDS, BaseAdapter, compound_id, new_token, now
@@ -21,7 +21,7 @@ from ._errors import NotFoundError, ValidationError
 from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
 from ._protocol import SessionRecord
 from ._schema import SchemaReport
-from ._sql import Migration, Query
+from ._sql import Migration, load_queries
 
 __all__ = ["SqlAdapter"]
 
@@ -47,18 +47,20 @@ class SqlAdapter(BaseAdapter):
     def __init__(
         self,
         driver: SqlDriver[Any],
-        queries: Mapping[str, Query],
         *,
         hash_session_tokens: bool = False,
         owns_driver: bool = True,
-        extra_migrations: Sequence[Path] = (),
+        sql_folders: Sequence[str | Path] = (),
     ) -> None:
         self.driver = driver
-        self.queries = dict(queries)
         self.dialect: Dialect = driver.dialect
+        # The driver's dialect names the folder of SQL: its queries and its migrations, with
+        # the user's own folders (custom models) laid over them.
+        folders = [Path(f) for f in sql_folders]
+        self.queries = load_queries(self.dialect.name, self.dialect.paramstyle, folders)
+        self.extra_migrations = tuple(f / "migrations" / self.dialect.name for f in folders)
         self.hash_session_tokens = hash_session_tokens
         self._owns_driver = owns_driver
-        self.extra_migrations = tuple(extra_migrations)
         self._migrations: list[Migration] | None = None
         q = self.queries
         # Resolved once: a missing query fails here, at construction, not on a request.
@@ -584,10 +586,3 @@ class SqlAdapter(BaseAdapter):
                     break
             counts.append(total)
         return PurgeResult(sessions=counts[0], verification_tokens=counts[1])
-
-
-if TYPE_CHECKING:
-    # mypy proves here that the SQL adapter satisfies the public protocol.
-    from ._protocol import Adapter
-
-    _conforms: type[Adapter] = SqlAdapter

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from ._redact import redact_text, redact_url
 __all__ = ["main"]
 
 DEFAULT_FILE_URL = "sqlite:///asyncauth.db"
-DIALECTS = ("postgres", "sqlite", "mysql", "mssql")
+# The SQL dialects are the folders of bundled SQL: a new one is listed once it has its folder.
+DIALECTS = tuple(
+    sorted(f.name for f in resources.files("asyncauth").joinpath("sql").iterdir() if f.is_dir())
+)
 
 
 def _default_url() -> str:

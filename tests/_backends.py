@@ -237,7 +237,7 @@ async def mssql_database() -> AsyncIterator[str]:
     import aioodbc
     import pyodbc
 
-    from asyncauth._odbc_adapter import mssql_connection_string
+    from asyncauth._odbc import mssql_connection_string
 
     async def admin_run(statement: str) -> None:
         dsn = mssql_connection_string(server_url)

@@ -564,7 +564,7 @@ class MssqlRaw(_SqlRaw):
     async def connect(url: str) -> Any:
         import aioodbc
 
-        from asyncauth._odbc_adapter import mssql_connection_string
+        from asyncauth._odbc import mssql_connection_string
 
         return await aioodbc.connect(dsn=mssql_connection_string(url), autocommit=True)
 

@@ -48,7 +48,7 @@ class SqliteBench(BenchBackend):
 
     @asynccontextmanager
     async def scratch(self, url: str | None) -> AsyncIterator[str]:
-        from .._sqlite_adapter import path_from_url
+        from .._sqlite import path_from_url
 
         if url is not None:
             path = path_from_url(url)
@@ -74,8 +74,7 @@ class SqliteBench(BenchBackend):
     async def seed(self, url: str, start: int, stop: int) -> None:
         import aiosqlite
 
-        from .._sqlite import dialect
-        from .._sqlite_adapter import path_from_url
+        from .._sqlite import dialect, path_from_url
 
         # Times in the very form the adapter writes them (the dialect's own conversion).
         expires = dialect.time_in(expiry())
@@ -106,7 +105,7 @@ class SqliteBench(BenchBackend):
     ) -> AsyncIterator[Lookup]:
         import aiosqlite
 
-        from .._sqlite_adapter import path_from_url
+        from .._sqlite import path_from_url
 
         self._no_timeout(timeout)
         sql, names = hot_statement("sqlite", "qmark")
