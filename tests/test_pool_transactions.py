@@ -17,6 +17,7 @@ connection taken from the adapter's pool, writes a row in it and gives it back; 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -247,10 +248,12 @@ async def _give_back_inside_a_transaction(
 
 
 async def _settle(pool: Any) -> None:
-    # Polled, with a deadline: the releases an application's pool runs as tasks are done.
-    with anyio.fail_after(TIMEOUT):
-        while getattr(pool, "_releasing", None):
-            await anyio.sleep(0.005)
+    # The releases an application's pool runs as tasks of their own are done (with a
+    # deadline); asyncauth's own pools take a connection back at once.
+    releasing = list(getattr(pool, "_releasing", ()))
+    if releasing:
+        with anyio.fail_after(TIMEOUT):
+            await asyncio.wait(releasing)
 
 
 def _email(what: str) -> str:
