@@ -15,6 +15,7 @@ anything is sent (see ``Dialect.time_range``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -156,6 +157,7 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
             timeout=timeout,
             alive=_reusable,
             discard=_close,
+            release=None if pool is None else functools.partial(_release_borrowed, pool),
         )
         # An application's pool needs connection()'s per-connection set-up.
         self.direct = self.pool if pool is None else None
@@ -299,6 +301,18 @@ def _reusable(conn: aiomysql.Connection) -> bool:
     if reader.at_eof() or reader.exception() is not None or getattr(reader, "eof_received", False):
         return False
     return not conn.get_transaction_status()
+
+
+async def _release_borrowed(pool: aiomysql.Pool, conn: aiomysql.Connection) -> None:
+    if _reusable(conn):
+        await pool.release(conn)
+        return
+    # aiomysql closes a connection given back inside a transaction (or already closed), but
+    # then wakes no waiting caller, who would wait out its whole timeout although a place
+    # fell free: wake one, and it opens a connection there.
+    conn.close()
+    await pool.release(conn)
+    await pool._wakeup()
 
 
 async def _close(conn: aiomysql.Connection) -> None:

@@ -399,9 +399,15 @@ async def _close_own(conn: aioodbc.Connection) -> None:
 
 
 async def _release_borrowed(pool: aioodbc.Pool, conn: aioodbc.Connection) -> None:
-    if not _reusable(conn):
-        await _close(conn)  # its threads are the application's: they stay
+    if _reusable(conn):
+        await pool.release(conn)
+        return
+    await _close(conn)  # its threads are the application's: they stay
     await pool.release(conn)
+    # aioodbc wakes a waiting caller only when the connection it gets back is open: without
+    # this, a caller already waiting on a full pool would wait out its whole timeout although
+    # a place fell free (it opens a new connection there).
+    await pool._wakeup()
 
 
 # How drivers say that the connection itself is gone (not just the statement): SQLSTATE class

@@ -28,7 +28,7 @@ import anyio
 import pytest
 
 import asyncauth
-from asyncauth import Adapter, BackendError
+from asyncauth import Adapter
 from tests._backends import BACKENDS, Backend
 from tests._raw import Raw
 
@@ -150,7 +150,7 @@ PROBES: dict[str, Probe] = {
 }
 
 
-def _cases(*, borrowed_odbc_stalls: bool = False) -> list[Any]:
+def _cases() -> list[Any]:
     cases = []
     for backend in BACKENDS:
         if backend.name not in PROBES:
@@ -158,25 +158,14 @@ def _cases(*, borrowed_odbc_stalls: bool = False) -> list[Any]:
         mark = getattr(pytest.mark, backend.marker)
         # SQLite takes no pool from the application: a file has no server to pool for.
         for kind in ("own",) if backend.name == "sqlite" else ("own", "borrowed"):
-            marks = [mark]
-            if borrowed_odbc_stalls and kind == "borrowed" and backend.marker == "odbc":
-                marks.append(
-                    pytest.mark.xfail(strict=True, raises=BackendError, reason=ODBC_WAKEUP_DEFECT)
-                )
-            cases.append(pytest.param(backend, kind, id=f"{backend.name}-{kind}", marks=marks))
+            cases.append(pytest.param(backend, kind, id=f"{backend.name}-{kind}", marks=mark))
     return cases
 
 
-# A library defect, reported to the lead: remove the xfail with the fix.
-ODBC_WAKEUP_DEFECT = (
-    "asyncauth._odbc._release_borrowed closes a connection it cannot reuse, then gives it "
-    "to aioodbc's Pool.release, which wakes no waiter for a closed connection: a caller "
-    "already waiting on that pool waits out its whole timeout (BackendError)"
-)
 CASES = pytest.mark.parametrize(("backend", "kind"), _cases(), indirect=["backend"])
-WRITE_CASES = pytest.mark.parametrize(
-    ("backend", "kind"), _cases(borrowed_odbc_stalls=True), indirect=["backend"]
-)
+# The write test gives its one connection back closed, with another caller waiting for it:
+# on a borrowed aioodbc pool that caller waited out its whole timeout until asyncauth woke it.
+WRITE_CASES = CASES
 
 
 @asynccontextmanager
