@@ -556,6 +556,7 @@ class OdbcAdapter(SqlAdapter):
         timeout: float = 10.0,
         hash_session_tokens: bool = False,
         sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         driver = odbc_driver(dialect, dsn, pool=pool, pool_size=pool_size or 10, timeout=timeout)
         super().__init__(
@@ -563,6 +564,7 @@ class OdbcAdapter(SqlAdapter):
             hash_session_tokens=hash_session_tokens,
             owns_driver=pool is None,
             sql_folders=sql_folders,
+            layout=layout,
         )
 
 
@@ -578,6 +580,7 @@ class MssqlAdapter(OdbcAdapter):
         timeout: float = 10.0,
         hash_session_tokens: bool = False,
         sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         super().__init__(
             pool,
@@ -587,6 +590,7 @@ class MssqlAdapter(OdbcAdapter):
             timeout=timeout,
             hash_session_tokens=hash_session_tokens,
             sql_folders=sql_folders,
+            layout=layout,
         )
 
 
