@@ -522,7 +522,7 @@ class SqlAdapter(BaseAdapter):
         tok = v.required_text(token, "token")
         when = v.moment(expires, "expires")
         stored = self._t(when, "expires")
-        await self.driver.execute(
+        inserted = await self.driver.execute(
             self.queries["create_verification_token"],
             {
                 "identifier": ident,
@@ -531,6 +531,10 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            # A layout whose schema keys tokens by (identifier, token) only refuses a taken
+            # token by inserting nothing; the default layout's UNIQUE(token) raises first.
+            raise DuplicateError("unique key taken: verification token")
         return VerificationToken(ident, tok, when)
 
     async def _token_row(self, name: str, identifier: str, token: str) -> Row | None:

@@ -2,8 +2,13 @@
 
 -- name: create_verification_token
 -- params: identifier, token, expires
+-- The schema's key is (identifier, token); asyncauth keeps a token unique on its own, as its
+-- contract says (a token is a secret: two identifiers never share one), under an advisory
+-- lock. A taken token inserts nothing, and the adapter raises DuplicateError.
+SELECT pg_advisory_xact_lock(hashtext('asyncauth.verification_token'), hashtext(:token::text));
 INSERT INTO verification_token (identifier, token, expires)
-VALUES (:identifier, :token, :expires);
+SELECT :identifier::text, :token::text, :expires::timestamptz
+WHERE NOT EXISTS (SELECT 1 FROM verification_token WHERE token = :token::text);
 
 -- name: use_verification_token
 -- params: identifier, token
