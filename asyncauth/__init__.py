@@ -84,31 +84,38 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-async def _with_adapter(url_or_adapter: Any, action: str) -> Any:
+async def _with_adapter(url_or_adapter: Any, action: str, layout: str | None = None) -> Any:
     if isinstance(url_or_adapter, str) or url_or_adapter is None:
-        async with connect(url_or_adapter) as adapter:
+        options: dict[str, Any] = {} if layout is None else {"layout": layout}
+        async with connect(url_or_adapter, **options) as adapter:
             return await getattr(adapter, action)()
     await url_or_adapter.open()
     return await getattr(url_or_adapter, action)()
 
 
-async def bootstrap(url_or_adapter: str | Adapter | None = None) -> list[int]:
+async def bootstrap(
+    url_or_adapter: str | Adapter | None = None, *, layout: str | None = None
+) -> list[int]:
     """Bring a database's schema up to date; the migration versions applied (or adopted).
 
     Idempotent and safe to run from many processes at once: one applies each migration under
     the database's lock, the others wait and find nothing to do. On a current database it
-    costs one query. Never drops, renames or narrows anything.
+    costs one query. Never drops, renames or narrows anything. With another ``layout`` (an
+    Auth.js adapter's tables) it only creates that layout's schema in a database without it
+    (docs/layouts.md).
     """
-    result: list[int] = await _with_adapter(url_or_adapter, "bootstrap")
+    result: list[int] = await _with_adapter(url_or_adapter, "bootstrap", layout)
     return result
 
 
-async def check(url_or_adapter: str | Adapter | None = None) -> SchemaReport:
+async def check(
+    url_or_adapter: str | Adapter | None = None, *, layout: str | None = None
+) -> SchemaReport:
     """Compare the live schema with the expected one; report with ``.ok`` and ``.differences``.
 
     Changes nothing.
     """
-    result: SchemaReport = await _with_adapter(url_or_adapter, "check")
+    result: SchemaReport = await _with_adapter(url_or_adapter, "check", layout)
     return result
 
 

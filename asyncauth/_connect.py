@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ._errors import ConfigurationError
+from ._layout import DEFAULT_LAYOUT, load_layout
 
 if TYPE_CHECKING:
     from ._base import BaseAdapter
@@ -127,6 +128,7 @@ class Options:
     lock_timeout: float = 600.0
     hash_session_tokens: bool = False
     sql_folders: Sequence[Path] = ()
+    layout: str | None = None
     rest: dict[str, Any] | None = None
 
     @classmethod
@@ -147,6 +149,9 @@ class Options:
         hashing = opts.pop("hash_session_tokens", False)
         if not isinstance(hashing, bool):
             raise ConfigurationError("hash_session_tokens must be a bool")
+        layout = opts.pop("layout", None)
+        if layout is not None:
+            layout = load_layout(layout).name  # an unknown name fails here, listing the known
         folders = opts.pop("sql_folders", ())
         if isinstance(folders, str | Path):
             folders = (folders,)
@@ -156,17 +161,21 @@ class Options:
             lock_timeout=lock_timeout,
             hash_session_tokens=hashing,
             sql_folders=tuple(Path(f) for f in folders),
+            layout=layout,
             rest=opts,
         )
 
     def common(self) -> dict[str, Any]:
         """The options every SQL adapter class takes, as its keyword arguments."""
-        return {
+        common: dict[str, Any] = {
             "pool_size": self.pool_size,
             "timeout": self.timeout,
             "hash_session_tokens": self.hash_session_tokens,
             "sql_folders": self.sql_folders,
         }
+        if self.layout is not None:
+            common["layout"] = self.layout
+        return common
 
     def take(self, name: str, default: Any) -> Any:
         """Pop a backend-specific option."""
@@ -275,6 +284,18 @@ def typeorm_url(config: Mapping[str, Any]) -> tuple[str, bool]:
     return f"{scheme}://{credentials}{host}{path}{tail}", sync
 
 
+def _take_layout(url: str, parts: Any, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Move ``?layout=`` out of the URL into the options (the driver would not know it)."""
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    named = [value for name, value in pairs if name == "layout"]
+    if not named:
+        return url, options
+    if len(named) > 1 or ("layout" in options and options["layout"] != named[0]):
+        raise ConfigurationError("the layout is named twice (URL and options) with two values")
+    rest = urlencode([(name, value) for name, value in pairs if name != "layout"])
+    return urlunsplit(parts._replace(query=rest)), {**options, "layout": named[0]}
+
+
 def connect(
     url: str | Mapping[str, Any] | None = None, *, bootstrap: bool = False, **options: Any
 ) -> Adapter:
@@ -285,8 +306,9 @@ def connect(
     schema up to date. The adapter owns the pool or client it makes and closes it in
     ``aclose()``. Options: ``pool_size``, ``timeout`` (seconds to wait for a connection or a
     statement), ``lock_timeout`` (seconds a bootstrap waits for another process's bootstrap,
-    default 600), ``hash_session_tokens``, ``sql_folders`` (custom queries and migrations), and
-    each backend's own (see the backend pages in ``docs/``).
+    default 600), ``hash_session_tokens``, ``sql_folders`` (custom queries and migrations),
+    ``layout`` (whose tables: ``nextauth-v3`` by default, or an Auth.js adapter's, also
+    ``?layout=`` in the URL; docs/layouts.md), and each backend's own (see ``docs/``).
 
     ``url`` may also be NextAuth v3's TypeORM options, as a mapping (``{"type": "postgres",
     "host": ..., "database": ..., "synchronize": True}``); ``synchronize`` means bootstrap
@@ -308,8 +330,11 @@ def connect(
         known = ", ".join(sorted(f"{s}://" for s in BACKENDS))
         raise ConfigurationError(f"unsupported URL scheme {scheme!r}; known: {known}")
     module_name, _, extra = BACKENDS.get(scheme) or BACKENDS[base]
+    url, options = _take_layout(url, parts, options)
     module = import_backend(module_name, extra, f"the {scheme} backend")
     opts = Options.parse(options)
+    if opts.layout not in (None, DEFAULT_LAYOUT) and base == "mongodb":
+        raise ConfigurationError(f"the {opts.layout} layout is not available on MongoDB")
     _check_url_numbers(parts.query)
     adapter: BaseAdapter = module.from_url(url, opts)
     opts.finish(scheme)

@@ -349,6 +349,7 @@ class MySQLAdapter(SqlAdapter):
         timeout: float = 10.0,
         hash_session_tokens: bool = False,
         sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         driver = MySQLDriver(
             None if url is None else connect_kwargs(url),
@@ -361,6 +362,7 @@ class MySQLAdapter(SqlAdapter):
             hash_session_tokens=hash_session_tokens,
             owns_driver=pool is None,
             sql_folders=sql_folders,
+            layout=layout,
         )
 
 

@@ -563,6 +563,7 @@ class OdbcAdapter(SqlAdapter):
         timeout: float = 10.0,
         hash_session_tokens: bool = False,
         sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         driver = odbc_driver(dialect, dsn, pool=pool, pool_size=pool_size or 10, timeout=timeout)
         super().__init__(
@@ -570,6 +571,7 @@ class OdbcAdapter(SqlAdapter):
             hash_session_tokens=hash_session_tokens,
             owns_driver=pool is None,
             sql_folders=sql_folders,
+            layout=layout,
         )
 
 
@@ -585,6 +587,7 @@ class MssqlAdapter(OdbcAdapter):
         timeout: float = 10.0,
         hash_session_tokens: bool = False,
         sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         super().__init__(
             pool,
@@ -594,6 +597,7 @@ class MssqlAdapter(OdbcAdapter):
             timeout=timeout,
             hash_session_tokens=hash_session_tokens,
             sql_folders=sql_folders,
+            layout=layout,
         )
 
 

@@ -220,6 +220,7 @@ class PostgresAdapter(SqlAdapter):
         statement_cache: bool = True,
         hash_session_tokens: bool = False,
         sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         driver = PostgresDriver(
             dsn,
@@ -233,6 +234,7 @@ class PostgresAdapter(SqlAdapter):
             hash_session_tokens=hash_session_tokens,
             owns_driver=pool is None,
             sql_folders=sql_folders,
+            layout=layout,
         )
 
 

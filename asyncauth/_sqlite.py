@@ -291,11 +291,13 @@ class SqliteAdapter(SqlAdapter):
         timeout: float = 10.0,
         hash_session_tokens: bool = False,
         sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         super().__init__(
             SqliteDriver(str(path), pool_size=pool_size or 4, timeout=timeout),
             hash_session_tokens=hash_session_tokens,
             sql_folders=sql_folders,
+            layout=layout,
         )
 
 

@@ -27,8 +27,13 @@ __all__ = ["main"]
 
 DEFAULT_FILE_URL = "sqlite:///asyncauth.db"
 # The SQL dialects are the folders of bundled SQL: a new one is listed once it has its folder.
+# (sql/layouts/ holds the other table layouts, each with folders per dialect: docs/layouts.md.)
 DIALECTS = tuple(
-    sorted(f.name for f in resources.files("asyncauth").joinpath("sql").iterdir() if f.is_dir())
+    sorted(
+        f.name
+        for f in resources.files("asyncauth").joinpath("sql").iterdir()
+        if f.is_dir() and f.name != "layouts"
+    )
 )
 
 
