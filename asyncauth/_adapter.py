@@ -276,7 +276,7 @@ class SqlAdapter(BaseAdapter):
         if row is None:
             # Only a layout whose schema has no UNIQUE on email says so this way (its SQL
             # checks under a lock); the default layout's constraint raises DuplicateError.
-            raise DuplicateError("unique key taken: users.email")
+            raise DuplicateError("unique key taken: users.email", key="users.email") from None
         values = (str(row["id"]), f["name"], f["email"], f["email_verified"], f["image"])
         if not self._custom_rows:
             return User(*values)
@@ -333,7 +333,7 @@ class SqlAdapter(BaseAdapter):
         row = await self._one("update_user", args)
         if row is None:
             if "email" in f and await self._one("get_user", {"id": key}) is not None:
-                raise DuplicateError("unique key taken: users.email")
+                raise DuplicateError("unique key taken: users.email", key="users.email") from None
             raise NotFoundError(f"no user {user_id!r}")
         return self._to_user(row)
 
@@ -383,7 +383,10 @@ class SqlAdapter(BaseAdapter):
             # A layout without a UNIQUE (provider, providerAccountId) refuses a taken pair by
             # inserting nothing; the default layout's constraint raises first.
             if await self.get_account(a.provider_account_id, a.provider) is not None:
-                raise DuplicateError("unique key taken: accounts (provider, provider_account_id)")
+                raise DuplicateError(
+                    "unique key taken: accounts (provider, provider_account_id)",
+                    key="accounts.compound_id",
+                ) from None
             raise NotFoundError(f"no user {a.user_id!r}")
 
     def _account_args(self, provider: str, provider_account_id: str) -> dict[str, Any] | None:
@@ -435,7 +438,9 @@ class SqlAdapter(BaseAdapter):
         )
         if not inserted:
             if await self._get_session_record(token) is not None:
-                raise DuplicateError("unique key taken: sessions.session_token")
+                raise DuplicateError(
+                    "unique key taken: sessions.session_token", key="sessions.session_token"
+                ) from None
             raise NotFoundError(f"no user {user_id!r}")
         return Session(token, str(key), when)
 
@@ -534,7 +539,9 @@ class SqlAdapter(BaseAdapter):
         if not inserted:
             # A layout whose schema keys tokens by (identifier, token) only refuses a taken
             # token by inserting nothing; the default layout's UNIQUE(token) raises first.
-            raise DuplicateError("unique key taken: verification token")
+            raise DuplicateError(
+                "unique key taken: verification token", key="verification_requests.token"
+            ) from None
         return VerificationToken(ident, tok, when)
 
     async def _token_row(self, name: str, identifier: str, token: str) -> Row | None:

@@ -361,7 +361,15 @@ def load_migrations(dialect: str, extra: Iterable[Path] = ()) -> list[Migration]
 #: What a layout takes from its dialect's own folder: catalog reads and the bootstrap lock,
 #: which depend on the database, not on whose tables these are.
 DIALECT_QUERIES: frozenset[str] = frozenset(
-    {"catalog_columns", "catalog_indexes", "bootstrap_lock", "bootstrap_unlock"}
+    {
+        "catalog_columns",
+        "catalog_indexes",
+        "bootstrap_lock",
+        "bootstrap_unlock",
+        "bootstrap_session_lock",
+        "bootstrap_session_unlock",
+        "bootstrap_invalid_index",
+    }
 )
 #: The default layout's queries a layout has no use for: asyncauth's migration records.
 _MIGRATION_QUERIES = frozenset({"bootstrap_applied", "bootstrap_create_table", "bootstrap_record"})
