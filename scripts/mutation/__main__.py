@@ -26,32 +26,73 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         description="Mutation testing of asyncauth's Python modules and SQL files. With no "
         "--module and no --sql, every default target (the full run, tens of minutes).",
     )
-    p.add_argument("--module", action="append", default=[], metavar="PATH",
-                   help="a Python module to mutate, e.g. asyncauth/_validate.py (repeatable)")
-    p.add_argument("--sql", default="", metavar="LIST",
-                   help="comma-separated SQL dialects (sqlite,postgres,mysql) or .sql paths")
-    p.add_argument("--tests", default="", metavar="ARGS",
-                   help="pytest arguments replacing each target's default selection")
+    p.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a Python module to mutate, e.g. asyncauth/_validate.py (repeatable)",
+    )
+    p.add_argument(
+        "--sql",
+        default="",
+        metavar="LIST",
+        help="comma-separated SQL dialects (sqlite,postgres,mysql) or .sql paths",
+    )
+    p.add_argument(
+        "--tests",
+        default="",
+        metavar="ARGS",
+        help="pytest arguments replacing each target's default selection",
+    )
     p.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
-    p.add_argument("--time-limit", type=float, default=30.0, metavar="S",
-                   help="seconds allowed per pytest run on top of twice the baseline's time "
-                   "for the tests it runs (default 30)")
-    p.add_argument("--sample", type=int, default=0, metavar="N",
-                   help="run only N mutants per target, picked by a hash of their ids")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds allowed per pytest run on top of twice the baseline's time "
+        "for the tests it runs (default 30)",
+    )
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run only N mutants per target, picked by a hash of their ids",
+    )
     p.add_argument("--operator", default="", help="only these operators (comma-separated)")
     p.add_argument("--match", default="", help="only mutants whose description contains this")
     p.add_argument("--id", action="append", default=[], help="only this mutant id (repeatable)")
     p.add_argument("--list", action="store_true", help="list the mutants; run nothing")
-    p.add_argument("--whole-only", action="store_true",
-                   help="skip the covering-tests phase: every mutant runs the whole selection")
-    p.add_argument("--root", type=Path, default=HERE.parents[1],
-                   help="the repository (default: the one holding this tool)")
-    p.add_argument("--out", type=Path, default=HERE / "report",
-                   help="folder for results.json and summary.md (default scripts/mutation/report)")
-    p.add_argument("--judgments", type=Path, default=HERE / "judgments.json",
-                   help="the committed verdicts on survivors")
-    p.add_argument("--python", default="", help="the interpreter that runs pytest "
-                   "(default: the repository's .venv, else this one)")
+    p.add_argument(
+        "--whole-only",
+        action="store_true",
+        help="skip the covering-tests phase: every mutant runs the whole selection",
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=HERE.parents[1],
+        help="the repository (default: the one holding this tool)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=HERE / "report",
+        help="folder for results.json and summary.md (default scripts/mutation/report)",
+    )
+    p.add_argument(
+        "--judgments",
+        type=Path,
+        default=HERE / "judgments.json",
+        help="the committed verdicts on survivors",
+    )
+    p.add_argument(
+        "--python",
+        default="",
+        help="the interpreter that runs pytest (default: the repository's .venv, else this one)",
+    )
     return p.parse_args(argv)
 
 
@@ -135,11 +176,15 @@ def _covering(mutant: Mutant, kind: str, base: Baseline, quoted: dict[str, list]
 def _commit(root: Path) -> str:
     done = subprocess.run(
         ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     dirty = subprocess.run(
         ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     commit = done.stdout.strip() or "unknown"
     return commit + ("+changes" if dirty.stdout.strip() else "")

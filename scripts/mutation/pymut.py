@@ -104,9 +104,7 @@ class _Collector(ast.NodeVisitor):
         found = re.search(_SPELLING[old], self.text[gap_start:gap_end])
         if found is None:
             return  # not spelled as expected (a comment in the gap, say): no mutant
-        self._add(
-            operator, gap_start + found.start(), gap_start + found.end(), new, node
-        )
+        self._add(operator, gap_start + found.start(), gap_start + found.end(), new, node)
 
     def _source(self, node: ast.AST) -> str:
         start, end = self.pos.span(node)
@@ -172,7 +170,7 @@ class _Collector(ast.NodeVisitor):
 
     def visit_BoolOp(self, node: ast.BoolOp) -> None:
         old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
-        for left, right in zip(node.values, node.values[1:]):
+        for left, right in zip(node.values, node.values[1:], strict=False):
             self._gap_edit("bool", left, right, old, new, node)
         self.generic_visit(node)
 

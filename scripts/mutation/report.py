@@ -109,9 +109,7 @@ def summary(results: dict[str, Any], judgments: dict[str, dict[str, str]]) -> st
         )
     known = {e["id"] for entries in by_target.values() for e in entries}
     measured = set(by_target)
-    stale = sorted(
-        i for i in judgments if i.split(":", 1)[0] in measured and i not in known
-    )
+    stale = sorted(i for i in judgments if i.split(":", 1)[0] in measured and i not in known)
     if stale:
         lines += ["", "## Judgments that match no mutant any more", ""]
         lines += [f"- `{i}`" for i in stale]

@@ -217,9 +217,7 @@ class Runner:
             with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
                 f.write("\n".join(covering))
             try:
-                result = self._phase(
-                    copy, base, 1, expected, {"MUTATION_SELECT": f.name}
-                )
+                result = self._phase(copy, base, 1, expected, {"MUTATION_SELECT": f.name})
             finally:
                 os.unlink(f.name)
             total += result.seconds

@@ -27,9 +27,7 @@ _MASKED = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
 _PARAM = re.compile(r"(?<!:):(?P<name>[A-Za-z_]\w*)")
 _KW_BEFORE = re.compile(r"(?:\bWHERE|\bAND|\bOR|\bON|\bWHEN|\bNOT|\()\s*$", re.IGNORECASE)
 _CAST = r"(?:::[A-Za-z_]\w*(?:\s*\(\d+\))?)*"
-_OPERAND = (
-    r"(?:[A-Za-z_][\w.]*\s*\([^()]*\)|:?[A-Za-z_][\w.]*|'[^']*'|\d+)" + _CAST
-)
+_OPERAND = r"(?:[A-Za-z_][\w.]*\s*\([^()]*\)|:?[A-Za-z_][\w.]*|'[^']*'|\d+)" + _CAST
 _TERM = re.compile(
     rf"(?P<lhs>{_OPERAND})\s*(?P<op><>|!=|<=|>=|=|<|>)\s*(?P<rhs>{_OPERAND})"
     rf"|(?P<nlhs>{_OPERAND})\s+IS\s+(?P<not>NOT\s+)?NULL\b",
@@ -110,7 +108,12 @@ def _query_edits(text: str, masked: str, name: str, start: int, end: int) -> lis
         if m.group("nlhs"):
             tail = re.search(r"IS\s+(NOT\s+)?NULL", text[s:e], re.IGNORECASE)
             assert tail is not None
-            add("null", s + tail.start(), s + tail.end(), "IS NULL" if m.group("not") else "IS NOT NULL")
+            add(
+                "null",
+                s + tail.start(),
+                s + tail.end(),
+                "IS NULL" if m.group("not") else "IS NOT NULL",
+            )
 
     # AND between conditions (not the AND of BETWEEN x AND y).
     for m in re.finditer(r"\bAND\b", body, re.IGNORECASE):
@@ -127,7 +130,7 @@ def _query_edits(text: str, masked: str, name: str, start: int, end: int) -> lis
         stop = re.search(r"\b(?:WHERE|RETURNING|FROM|OUTPUT)\b|;", masked[set_start:end], re.I)
         set_end = set_start + stop.start() if stop else end
         bounds = [set_start - 1, *_top_level_commas(masked, set_start, set_end), set_end]
-        for a, b in zip(bounds, bounds[1:]):
+        for a, b in zip(bounds, bounds[1:], strict=False):
             s, e = _strip_span(masked, a + 1, b)
             assign = re.match(r"([A-Za-z_][\w.]*)\s*=\s*", masked[s:e])
             if assign is None:
