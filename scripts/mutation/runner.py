@@ -37,7 +37,8 @@ from .model import Mutant
 
 PLUGIN_DIR = Path(__file__).resolve().parent
 _SKIP_DIRS = {".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis", "__pycache__"}
-_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+# pytest's short summary: "FAILED tests/x.py::test[param with spaces] - message".
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 
 def _ignore(root: Path) -> Callable[[str, list[str]], set[str]]:
