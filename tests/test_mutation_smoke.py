@@ -132,6 +132,8 @@ def test_the_tool_runs_kills_and_reports(tmp_path: Path) -> None:
     summary = (out / "summary.md").read_text()
     assert f"`{boundary.id}`" in summary and "clamp(x, x) is x" in summary
     assert "| `pkg/calc.py` |" in summary and "**100.0%**" in summary
+    # The traced baseline is kept for the next run of the same tree (e.g. one mutant by --id).
+    assert list((out / "cache").glob("baseline-*.json"))
     # The working tree was never written: every mutant ran in a scratch copy.
     assert _digest(toy) == before
 

@@ -71,6 +71,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="skip the covering-tests phase: every mutant runs the whole selection",
     )
     p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run the baseline even if one is cached for the same tree and selection",
+    )
+    p.add_argument(
         "--root",
         type=Path,
         default=HERE.parents[1],
@@ -220,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         baselines: dict[tuple[str, ...], Baseline] = {}
         for _, _, selection, _ in plan:
             if tuple(selection) not in baselines:
-                baselines[tuple(selection)] = runner.baseline(shlex.join(selection), selection)
+                baselines[tuple(selection)] = runner.baseline(
+                    shlex.join(selection), selection, None if args.fresh else args.out / "cache"
+                )
         quoted = _query_lines(root)
         jobs = []
         kinds: dict[str, str] = {}

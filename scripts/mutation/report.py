@@ -42,10 +42,19 @@ def load_results(path: Path) -> dict[str, Any]:
 
 
 def merge(previous: dict[str, Any], targets: set[str], run: dict[str, Any]) -> dict[str, Any]:
-    """The previous results with the entries of ``targets`` replaced by this run's."""
-    kept = {k: v for k, v in previous["mutants"].items() if v["target"] not in targets}
+    """The previous results updated with this run's.
+
+    A complete run of a target replaces all of that target's entries (mutants that no longer
+    exist go away); a partial run (``--sample``, ``--id``, ...) only updates the mutants it ran.
+    """
+    partial = bool(run.get("sample") or run.get("filtered"))
+    if partial:
+        kept = dict(previous["mutants"])
+        runs = list(previous["runs"])
+    else:
+        kept = {k: v for k, v in previous["mutants"].items() if v["target"] not in targets}
+        runs = [r for r in previous["runs"] if not set(r["targets"]) <= targets]
     kept.update(run["mutants"])
-    runs = [r for r in previous["runs"] if not set(r["targets"]) <= targets]
     runs.append({k: v for k, v in run.items() if k != "mutants"})
     return {"runs": runs, "mutants": dict(sorted(kept.items()))}
 

@@ -17,6 +17,7 @@ each test's duration and the lines it runs. A mutant then runs in two phases:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -163,7 +164,36 @@ class Runner:
         return code, out, time.perf_counter() - started
 
     # -- baseline ------------------------------------------------------------------------
-    def baseline(self, selection: str, args: list[str]) -> Baseline:
+    def tree_digest(self) -> str:
+        """A hash of every file of the scratch copy: a baseline is reused only for the same."""
+        copy = self.copies.get()
+        try:
+            digest = hashlib.sha256()
+            for path in sorted(p for p in copy.rglob("*") if p.is_file()):
+                digest.update(path.relative_to(copy).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+            return digest.hexdigest()
+        finally:
+            self.copies.put(copy)
+
+    def baseline(self, selection: str, args: list[str], cache: Path | None = None) -> Baseline:
+        """The traced, unmutated run of a selection; reused from ``cache`` for the same tree."""
+        key = hashlib.sha256(f"{self.tree_digest()}\0{selection}".encode()).hexdigest()[:16]
+        cached = cache / f"baseline-{key}.json" if cache is not None else None
+        if cached is not None and cached.exists():
+            data = json.loads(cached.read_text())
+            base = Baseline(selection, args, data["seconds"], data["durations"], data["coverage"])
+            base.build_index()
+            self.log(f"baseline {selection!r}: reused {cached.name} ({len(base.durations)} tests)")
+            return base
+        base = self._baseline(selection, args)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            payload = {"seconds": base.seconds, "durations": base.durations}
+            cached.write_text(json.dumps({**payload, "coverage": base.coverage}))
+        return base
+
+    def _baseline(self, selection: str, args: list[str]) -> Baseline:
         copy = self.copies.get()
         try:
             with tempfile.TemporaryDirectory() as tmp:
@@ -233,9 +263,14 @@ class Runner:
         self, copy: Path, base: Baseline, phase: int, expected: float, extra: dict[str, str]
     ) -> Result:
         limit = self.time_limit + 2 * expected
-        code, out, seconds = self._pytest(
-            copy, base.args, stop_first=True, limit=limit, extra=extra
-        )
+        args = base.args
+        if "MUTATION_SELECT" in extra:
+            # Collect only the files that hold the chosen tests: collecting the whole tree
+            # costs more than running a few fast tests.
+            chosen = Path(extra["MUTATION_SELECT"]).read_text().splitlines()
+            files = sorted({nodeid.split("::", 1)[0] for nodeid in chosen})
+            args = [*files, *_options(base.args)]
+        code, out, seconds = self._pytest(copy, args, stop_first=True, limit=limit, extra=extra)
         failed = _FAILED.search(out)
         killed_by = failed.group(1) if failed else ""
         if code is None:
@@ -275,6 +310,19 @@ class Runner:
         finally:
             for copy in copies:
                 self.copies.put(copy)
+
+
+def _options(args: list[str]) -> list[str]:
+    """The selection's arguments without its test paths (``-m EXPR`` and the like kept)."""
+    out: list[str] = []
+    takes_value = False
+    for arg in args:
+        if takes_value or arg.startswith("-"):
+            out.append(arg)
+            takes_value = arg in ("-m", "-k", "-o", "-p", "--ignore", "--deselect")
+        else:
+            takes_value = False
+    return out
 
 
 def _first_error(out: str) -> str:
