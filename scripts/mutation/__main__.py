@@ -170,8 +170,7 @@ def _query_lines(root: Path) -> dict[str, list[tuple[str, int]]]:
 
 def _covering(mutant: Mutant, kind: str, base: Baseline, quoted: dict[str, list]) -> list[str]:
     if kind == "python":
-        last = mutant.line + mutant.replacement.count("\n") + max(0, 0)
-        return base.covering(mutant.target, range(mutant.line, last + 1))
+        return base.covering(mutant.target, range(mutant.line, mutant.end_line + 1))
     found: set[str] = set()
     for rel, line in quoted.get(mutant.scope, []):
         found.update(base.covering(rel, [line]))

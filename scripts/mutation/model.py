@@ -20,6 +20,7 @@ class Mutant:
     target: str  # path relative to the repository root, POSIX separators
     operator: str
     line: int  # 1-based line of the edit's start, for people; not part of the id
+    end_line: int  # 1-based line of the edit's end (the lines whose tests judge it)
     start: int  # character offsets into the file's text
     end: int
     replacement: str
@@ -81,6 +82,7 @@ def finish(target: str, text: str, edits: Iterable[Edit]) -> list[Mutant]:
                 target=target,
                 operator=e.operator,
                 line=line,
+                end_line=text.count("\n", 0, e.end) + 1,
                 start=e.start,
                 end=e.end,
                 replacement=e.replacement,
