@@ -71,6 +71,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="skip the covering-tests phase: every mutant runs the whole selection",
     )
     p.add_argument(
+        "--summary",
+        action="store_true",
+        help="only rewrite summary.md from results.json and the judgments (after judging)",
+    )
+    p.add_argument(
         "--fresh",
         action="store_true",
         help="run the baseline even if one is cached for the same tree and selection",
@@ -198,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     root = args.root.resolve()
     judgments = report.load_judgments(args.judgments)
+    if args.summary:
+        results = report.load_results(args.out / "results.json")
+        _write_summary(root, args.out, results, judgments)
+        return 0
     plan: list[tuple[Mutant, str, list[str], int]] = []
     for target, kind, selection in _targets(args, root):
         generated = _generate(root, target, kind)
@@ -277,11 +286,26 @@ def main(argv: list[str] | None = None) -> int:
     results_path = args.out / "results.json"
     merged = report.merge(report.load_results(results_path), set(run["targets"]), run)
     results_path.write_text(json.dumps(merged, indent=1) + "\n", encoding="utf-8")
-    text = report.summary(merged, judgments)
-    (args.out / "summary.md").write_text(text, encoding="utf-8")
-    print(text)
+    _write_summary(root, args.out, merged, judgments)
     print(f"wrote {results_path} and {args.out / 'summary.md'}")
     return 0
+
+
+def _write_summary(
+    root: Path, out: Path, results: dict[str, object], judgments: dict[str, dict[str, str]]
+) -> None:
+    contexts: dict[str, str] = {}
+    entries = results["mutants"]
+    assert isinstance(entries, dict)
+    for target in sorted({e["target"] for e in entries.values()}):
+        path = root / target
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            kind = "python" if target.endswith(".py") else "sql"
+            contexts.update((m.id, m.context(text)) for m in _generate(root, target, kind))
+    text = report.summary(results, judgments, contexts)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ class Mutant:
     def apply(self, text: str) -> str:
         return text[: self.start] + self.replacement + text[self.end :]
 
+    def context(self, text: str) -> str:
+        """The mutated line(s) as they read after the edit, for a person judging it."""
+        first, last = _touched_lines(text, self.start, self.end)
+        return _clip(_squash(text[first : self.start] + self.replacement + text[self.end : last]))
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
@@ -93,5 +98,5 @@ def finish(target: str, text: str, edits: Iterable[Edit]) -> list[Mutant]:
     return out
 
 
-def _clip(s: str, limit: int = 90) -> str:
+def _clip(s: str, limit: int = 110) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."

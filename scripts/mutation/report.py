@@ -66,7 +66,13 @@ def _verdict(entry: dict[str, Any], judgments: dict[str, dict[str, str]]) -> str
     return judged["verdict"] if judged else "survived"
 
 
-def summary(results: dict[str, Any], judgments: dict[str, dict[str, str]]) -> str:
+def summary(
+    results: dict[str, Any],
+    judgments: dict[str, dict[str, str]],
+    contexts: dict[str, str] | None = None,
+) -> str:
+    """The Markdown summary; ``contexts`` maps ids to their mutated line, where known."""
+    contexts = contexts or {}
     by_target: dict[str, list[dict[str, Any]]] = {}
     for entry in results["mutants"].values():
         by_target.setdefault(entry["target"], []).append(entry)
@@ -116,6 +122,9 @@ def summary(results: dict[str, Any], judgments: dict[str, dict[str, str]]) -> st
             f"- `{e['id']}` ({e['target']}:{e['line']}, {e['scope'] or 'module'}) "
             f"`{e['description']}` — **{label}**" + (f": {reason}" if reason else "")
         )
+        after = e["description"].rsplit(" -> ", 1)[-1]
+        if contexts.get(e["id"], after) != after:
+            lines.append(f"  - mutated line: `{contexts[e['id']]}`")
     known = {e["id"] for entries in by_target.values() for e in entries}
     measured = set(by_target)
     stale = sorted(i for i in judgments if i.split(":", 1)[0] in measured and i not in known)
