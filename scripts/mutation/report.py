@@ -74,7 +74,12 @@ def summary(
     """The Markdown summary; ``contexts`` maps ids to their mutated line, where known."""
     contexts = contexts or {}
     by_target: dict[str, list[dict[str, Any]]] = {}
+    stale_results = []
     for entry in results["mutants"].values():
+        if contexts and entry["id"] not in contexts:
+            # The file changed since this mutant ran: it no longer exists, so it is not scored.
+            stale_results.append(entry)
+            continue
         by_target.setdefault(entry["target"], []).append(entry)
     lines = ["# Mutation results", ""]
     for run in results["runs"]:
@@ -125,6 +130,12 @@ def summary(
         after = e["description"].rsplit(" -> ", 1)[-1]
         if contexts.get(e["id"], after) != after:
             lines.append(f"  - mutated line: `{contexts[e['id']]}`")
+    if stale_results:
+        lines += [
+            "",
+            f"{len(stale_results)} result(s) left out: their mutants no longer exist in the "
+            "current files (rerun those files).",
+        ]
     known = {e["id"] for entries in by_target.values() for e in entries}
     measured = set(by_target)
     stale = sorted(i for i in judgments if i.split(":", 1)[0] in measured and i not in known)

@@ -57,10 +57,11 @@ def _statements(masked: str, start: int, end: int) -> list[tuple[int, int]]:
     for m in re.finditer(";", masked[start:end]):
         stop = start + m.end()
         if masked[pos : stop - 1].strip():
-            spans.append((pos, stop))
+            spans.append(_strip_span(masked, pos, stop))
         pos = stop
     if masked[pos:end].strip():
-        spans.append((pos, end))
+        spans.append(_strip_span(masked, pos, end))
+    # Comments are blank in ``masked``: stripping keeps the header lines out of each span.
     return spans
 
 
