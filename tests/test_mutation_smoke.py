@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -77,6 +78,18 @@ TOY = {
             assert active(conn, 15) == [2, 3]
             assert active(conn, 20) == [3]
         """,
+    # Fails the first time only: the baseline must spot it as flaky and leave it out.
+    "tests/test_flaky.py": """
+        import os
+        from pathlib import Path
+
+
+        def test_fails_once():
+            marker = Path(os.environ["TOY_FLAKY_MARKER"])
+            if not marker.exists():
+                marker.write_text("failed once")
+                raise AssertionError("the first run fails")
+        """,
 }
 
 
@@ -112,6 +125,7 @@ def test_the_tool_runs_kills_and_reports(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scripts.mutation", *argv],
         cwd=ROOT,
+        env={**os.environ, "TOY_FLAKY_MARKER": str(tmp_path / "flaky-marker")},
         capture_output=True,
         text=True,
         timeout=100,
@@ -119,7 +133,9 @@ def test_the_tool_runs_kills_and_reports(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
-    results = json.loads((out / "results.json").read_text())["mutants"]
+    written = json.loads((out / "results.json").read_text())
+    assert written["runs"][-1]["flaky"] == ["tests/test_flaky.py::test_fails_once"]
+    results = written["mutants"]
     by_description = {(m["target"], m["description"]): m for m in results.values()}
     # A known Python mutant and a known SQL mutant (the filter dropped, parameter still bound).
     assert by_description[("pkg/calc.py", "low -> None")]["status"] == "killed"

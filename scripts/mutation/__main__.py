@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "filtered": bool(args.operator or args.match or args.id),
         "seconds": time.perf_counter() - started,
         "baselines": {b.selection: round(b.seconds, 1) for b in baselines.values()},
+        "flaky": sorted({t for b in baselines.values() for t in b.flaky}),
         "mutants": entries,
     }
     args.out.mkdir(parents=True, exist_ok=True)

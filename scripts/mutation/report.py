@@ -89,6 +89,9 @@ def summary(
             + (f", sample of {run['sample']} per target" if run.get("sample") else "")
             + ")"
         )
+        if run.get("flaky"):
+            flaky = ", ".join(f"`{t}`" for t in run["flaky"])
+            lines.append(f"  - left out as flaky (failed unmutated, then passed): {flaky}")
     lines += [
         "",
         "Score = (killed + timeout) / (run - equivalent). A harmless survivor still counts "

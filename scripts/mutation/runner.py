@@ -64,6 +64,7 @@ class Baseline:
     seconds: float
     durations: dict[str, float]
     coverage: dict[str, dict[str, list[int]]]
+    flaky: list[str] = field(default_factory=list)
     # (file, line) -> tests that ran it; built once from ``coverage``.
     index: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
@@ -182,16 +183,35 @@ class Runner:
         cached = cache / f"baseline-{key}.json" if cache is not None else None
         if cached is not None and cached.exists():
             data = json.loads(cached.read_text())
-            base = Baseline(selection, args, data["seconds"], data["durations"], data["coverage"])
+            flaky = data.get("flaky", [])
+            args = [*args, *(f"--deselect={t}" for t in flaky)]
+            base = Baseline(
+                selection, args, data["seconds"], data["durations"], data["coverage"], flaky=flaky
+            )
             base.build_index()
             self.log(f"baseline {selection!r}: reused {cached.name} ({len(base.durations)} tests)")
             return base
         base = self._baseline(selection, args)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            payload = {"seconds": base.seconds, "durations": base.durations}
+            payload = {"seconds": base.seconds, "durations": base.durations, "flaky": base.flaky}
             cached.write_text(json.dumps({**payload, "coverage": base.coverage}))
         return base
+
+    def _flaky(self, copy: Path, args: list[str], out: str) -> list[str]:
+        """The baseline's failed tests if each passes when run again alone; else []."""
+        failed = sorted(set(_FAILED.findall(out)))
+        if not failed or len(failed) > 5:
+            return []
+        for test in failed:
+            self.log(f"baseline: {test} failed; running it again to see if it is flaky")
+            code, _, _ = self._pytest(
+                copy, [test, *_options(args)], stop_first=True, limit=600.0, extra={}
+            )
+            if code != 0:
+                return []
+        self.log(f"baseline: flaky, left out of this selection: {failed}")
+        return failed
 
     def _baseline(self, selection: str, args: list[str]) -> Baseline:
         copy = self.copies.get()
@@ -208,7 +228,10 @@ class Runner:
                 code, out, seconds = self._pytest(
                     copy, args, stop_first=False, limit=max(1800.0, self.time_limit), extra=extra
                 )
-                if code != 0:
+                flaky: list[str] = []
+                if code == 1:
+                    flaky = self._flaky(copy, args, out)
+                if code != 0 and not flaky:
                     tail = "\n".join(out.splitlines()[-40:])
                     raise SystemExit(
                         f"the baseline of selection {selection!r} does not pass "
@@ -223,8 +246,12 @@ class Runner:
                 data = json.loads(trace.read_text())
         finally:
             self.copies.put(copy)
+        # A test that failed unmutated and passed when run again cannot judge a mutant: it is
+        # left out of this selection (and named, so that it gets fixed).
+        args = [*args, *(f"--deselect={t}" for t in flaky)]
+        coverage = {t: c for t, c in data["coverage"].items() if t not in flaky}
         # The traced run is slower than a plain one: a safe basis for the time limits.
-        base = Baseline(selection, args, seconds, data["durations"], data["coverage"])
+        base = Baseline(selection, args, seconds, data["durations"], coverage, flaky=flaky)
         base.build_index()
         self.log(f"baseline {selection!r}: {len(base.durations)} tests, {seconds:.0f} s traced")
         return base
