@@ -136,9 +136,7 @@ class _Collector(ast.NodeVisitor):
             return
         for deco in node.decorator_list:
             self.visit(deco)
-        self.visit(node.args)
-        if node.returns is not None:
-            pass  # annotations are not behaviour
+        self.visit(node.args)  # the defaults; annotations are not behaviour
         self.scope.append(node.name)
         for stmt in node.body:
             self.visit(stmt)
