@@ -40,7 +40,14 @@ class SchemaError(AsyncAuthError):
 
 
 class DuplicateError(AsyncAuthError):
-    """Raised when a write would break a unique key (email, account, token, credential)."""
+    """Raised when a write would break a unique key (email, account, token, credential).
+
+    ``key`` names the key (``table.column``) when the backend reports it.
+    """
+
+    def __init__(self, *args: object, key: str | None = None) -> None:
+        super().__init__(*args)
+        self.key = key
 
 
 class NotFoundError(AsyncAuthError):
