@@ -634,14 +634,10 @@ class MongoAdapter(BaseAdapter, Adapter):
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
-        # One round trip: the session and its user in one $match/$lookup aggregation.
-        # Measured side by side against two find_one calls (benchmarks/mongo_hot_path.py,
-        # benchmarks/results/mongo_hot_path.json), the aggregation was faster on SecantusDB
-        # (0.8x the latency, 1.45x the throughput with 20 concurrent readers): the
-        # per-command cost of the server outweighs the pipeline's. Both reads use the
-        # unique sessionToken index and the _id index. An expired session is filtered here,
-        # not left to the TTL monitor, which runs only once a minute. Values sit in an
-        # equality $match only, where a leading "$" is plain text, not a field path.
+        # One round trip: the session and its user in one $match/$lookup aggregation, faster
+        # than two find_one calls (docs/mongodb.md, "The session read"). An expired session
+        # is filtered here, not left to the TTL monitor, which runs once a minute. Values sit
+        # in an equality $match only, where a leading "$" is plain text, not a field path.
         cursor = await _settle(
             self._sessions.aggregate(session_and_user_pipeline(self._session_key(token), now()))
         )
