@@ -132,7 +132,7 @@ def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, 
     async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         adapter = cast("MongoAdapter", args[0])
         admitted = _PLACE
-        if unreachable(adapter._client) or not await adapter._gate.enter():
+        if unreachable(adapter._client) or await adapter._gate.enter() is None:
             admitted = await adapter._breaker.admit(adapter._client)
         try:
             if admitted == _PLACE:

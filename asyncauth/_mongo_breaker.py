@@ -46,7 +46,11 @@ def unreachable(client: Any) -> bool:
     A deployment not checked yet (startup) and one with any member up (a replica set electing
     a primary) are not down: their calls get the whole timeout.
     """
-    servers = _servers(client)
+    try:
+        servers = client.topology_description.server_descriptions().values()
+    except AttributeError:  # not opened, or a client of another shape: no shortcut
+        return False
+    # Every call asks: ``error`` first, None on a healthy server, ends the look at once.
     return bool(servers) and all(
         s.error is not None and not s.is_server_type_known for s in servers
     )

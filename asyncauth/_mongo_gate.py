@@ -9,7 +9,7 @@ lending permits instead of connections.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from ._pool import FairPool
@@ -47,27 +47,30 @@ class Gate:
         self._permits: FairPool[_Permit] = FairPool("MongoDB", _permit, size=size, timeout=timeout)
         self._down = down
 
-    async def enter(self) -> bool:
-        """Take a place: True; False when the deployment went down while waiting.
-
-        :class:`~asyncauth.BackendError` when no place came free within ``timeout``.
+    def enter(self) -> Awaitable[object]:
+        """Await it for a place: a permit, or None when the deployment went down while
+        waiting. :class:`~asyncauth.BackendError` when no place came free within ``timeout``.
         """
         permits = self._permits
         if permits.idle or permits.opened < permits.size:
-            await permits.acquire()  # one is free: the hot path, no task and no timer
-            return True
+            # One is free: the pool's own call, awaited by the caller (the hot path: no
+            # coroutine of ours around it, no task, no timer).
+            return permits.acquire()
+        return self._wait()
+
+    async def _wait(self) -> _Permit | None:
+        permits = self._permits
         waiting = asyncio.ensure_future(permits.acquire())
         try:
             while True:
                 done, _ = await asyncio.wait((waiting,), timeout=self.CHECK_EVERY)
                 if done:
-                    waiting.result()  # raises the pool's timeout
-                    return True
+                    return waiting.result()  # or raises the pool's timeout
                 if self._down():
                     # A place handed over in this very turn goes on to the next in line
                     # (FairPool passes it on when the cancelled wait resumes).
                     waiting.cancel()
-                    return False
+                    return None
         except BaseException:
             if not waiting.cancel() and not waiting.cancelled() and waiting.exception() is None:
                 permits.release(waiting.result())  # cancelled just after getting a place
