@@ -88,7 +88,7 @@ def map_error(exc: BaseException) -> AsyncAuthError:
     DuplicateError: the driver's exception quotes the duplicated value)."""
     if isinstance(exc, pe.OperationFailure) and _is_duplicate(exc):
         key = _duplicate_key(exc)
-        return DuplicateError(f"unique key taken: {key}", key=key)
+        return DuplicateError(f"unique key taken: {key or 'not named by the server'}", key=key)
     if isinstance(exc, pe.ConfigurationError):
         return ConfigurationError(str(exc))
     if isinstance(exc, pe.WaitQueueTimeoutError):
@@ -110,13 +110,15 @@ def _is_duplicate(exc: pe.OperationFailure) -> bool:
 _COLLECTION: Final = re.compile(r"collection: [^.\s]+\.(\S+) index: ")
 
 
-def _duplicate_key(exc: pe.OperationFailure) -> str:
+def _duplicate_key(exc: pe.OperationFailure) -> str | None:
     """``collection.field`` of the unique index a write broke (``field,field`` when it has
-    several): its key pattern, never the value, which the server quotes beside it."""
+    several), from its key pattern: never the value, which the server quotes beside it."""
     details: Mapping[str, Any] = exc.details or {}
     errors = [e for e in details.get("writeErrors") or [details] if isinstance(e, Mapping)]
-    failed = next((e for e in errors if e.get("keyPattern")), errors[0] if errors else {})
-    fields = ",".join(failed.get("keyPattern") or ()) or "?"
+    failed = next((e for e in errors if e.get("keyPattern")), None)
+    if failed is None:
+        return None
+    fields = ",".join(failed["keyPattern"])
     found = _COLLECTION.search(str(failed.get("errmsg", "")))
     return f"{found.group(1)}.{fields}" if found else fields
 

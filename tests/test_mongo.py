@@ -659,10 +659,13 @@ def test_every_pymongo_error_is_mapped() -> None:
 
 
 def test_duplicate_key_errors_become_duplicate_error() -> None:
-    assert isinstance(map_error(pe.DuplicateKeyError("E11000", 11000)), DuplicateError)
+    unnamed = map_error(pe.DuplicateKeyError("E11000", 11000))
+    assert isinstance(unnamed, DuplicateError) and unnamed.key is None
     assert isinstance(map_error(pe.OperationFailure("E11000", 11000)), DuplicateError)
-    bulk = pe.BulkWriteError({"writeErrors": [{"code": 11000, "errmsg": "dup"}]})
-    assert isinstance(map_error(bulk), DuplicateError)
+    bulk = pe.BulkWriteError(
+        {"writeErrors": [{"code": 11000, "errmsg": "dup", "keyPattern": {"token": 1}}]}
+    )
+    assert isinstance(map_error(bulk), DuplicateError) and map_error(bulk).key == "token"
     assert isinstance(map_error(pe.OperationFailure("conflict", 112)), BackendError)
     assert isinstance(map_error(pe.AutoReconnect("gone")), BackendError)
 
