@@ -13,11 +13,11 @@ or adapter class of that backend is first used.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _connect
 from ._connect import connect
 from ._errors import (
     AsyncAuthError,
@@ -34,10 +34,10 @@ from ._schema import SchemaReport
 
 if TYPE_CHECKING:
     from ._mongo import MongoAdapter
-    from ._mysql_adapter import MySQLAdapter
-    from ._odbc_adapter import MssqlAdapter, OdbcAdapter
-    from ._postgres_adapter import PostgresAdapter
-    from ._sqlite_adapter import SqliteAdapter
+    from ._mysql import MySQLAdapter
+    from ._odbc import MssqlAdapter, OdbcAdapter
+    from ._postgres import PostgresAdapter
+    from ._sqlite import SqliteAdapter
 
 __all__ = [
     "Account",
@@ -70,56 +70,52 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-# Adapter classes that name a driver are imported on first use (PEP 562), never at import.
-_LAZY = {
-    "SqliteAdapter": "asyncauth._sqlite_adapter",
-    "PostgresAdapter": "asyncauth._postgres_adapter",
-    "MongoAdapter": "asyncauth._mongo",
-    "MySQLAdapter": "asyncauth._mysql_adapter",
-    "OdbcAdapter": "asyncauth._odbc_adapter",
-    "MssqlAdapter": "asyncauth._odbc_adapter",
-}
-
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    # Adapter classes that name a driver are imported on first use (PEP 562), never at
+    # import; which module holds each is read from the one backend registry.
+    found = _connect.adapter_classes().get(name)
+    if found is None:
         raise AttributeError(f"module 'asyncauth' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"{name} needs its driver ({exc.name}); install the matching asyncauth extra"
-        ) from exc
+    module, extra = found
+    value = getattr(_connect.import_backend(module, extra, name), name)
+    value.__module__ = __name__
     globals()[name] = value
     return value
 
 
-async def _with_adapter(url_or_adapter: Any, action: str) -> Any:
+async def _with_adapter(url_or_adapter: Any, action: str, layout: str | None = None) -> Any:
     if isinstance(url_or_adapter, str) or url_or_adapter is None:
-        async with connect(url_or_adapter) as adapter:
+        options: dict[str, Any] = {} if layout is None else {"layout": layout}
+        async with connect(url_or_adapter, **options) as adapter:
             return await getattr(adapter, action)()
     await url_or_adapter.open()
     return await getattr(url_or_adapter, action)()
 
 
-async def bootstrap(url_or_adapter: str | Adapter | None = None) -> list[int]:
+async def bootstrap(
+    url_or_adapter: str | Adapter | None = None, *, layout: str | None = None
+) -> list[int]:
     """Bring a database's schema up to date; the migration versions applied (or adopted).
 
     Idempotent and safe to run from many processes at once: one applies each migration under
     the database's lock, the others wait and find nothing to do. On a current database it
-    costs one query. Never drops, renames or narrows anything.
+    costs one query. Never drops, renames or narrows anything. With another ``layout`` (an
+    Auth.js adapter's tables) it only creates that layout's schema in a database without it
+    (docs/layouts.md).
     """
-    result: list[int] = await _with_adapter(url_or_adapter, "bootstrap")
+    result: list[int] = await _with_adapter(url_or_adapter, "bootstrap", layout)
     return result
 
 
-async def check(url_or_adapter: str | Adapter | None = None) -> SchemaReport:
+async def check(
+    url_or_adapter: str | Adapter | None = None, *, layout: str | None = None
+) -> SchemaReport:
     """Compare the live schema with the expected one; report with ``.ok`` and ``.differences``.
 
     Changes nothing.
     """
-    result: SchemaReport = await _with_adapter(url_or_adapter, "check")
+    result: SchemaReport = await _with_adapter(url_or_adapter, "check", layout)
     return result
 
 
@@ -140,3 +136,11 @@ def ddl(dialect: str, *, sql_folders: Sequence[str | Path] = ()) -> str:
         key=lambda f: f.name,
     )
     return "\n".join(f"-- {f.name}\n{f.read_text(encoding='utf-8').strip()}\n" for f in files)
+
+
+# Exported names report the public module (``asyncauth.User``, not ``asyncauth._models.User``)
+# in reprs, tracebacks and help(); pickling finds them there too.
+for _name in __all__:
+    if _name in globals() and _name != "__version__":
+        globals()[_name].__module__ = __name__
+del _name

@@ -11,24 +11,26 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _validate as v
 from ._base import USER_FIELDS, BaseAdapter, compound_id, new_token, now
 from ._bootstrap import bootstrap_sql, check_sql
 from ._driver import Dialect, Row, SqlDriver
-from ._errors import NotFoundError, ValidationError
+from ._errors import ConfigurationError, DuplicateError, NotFoundError, ValidationError
+from ._layout import Layout, load_layout
+from ._layout_bootstrap import bootstrap_layout, check_layout
 from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
 from ._protocol import SessionRecord
 from ._schema import SchemaReport
-from ._sql import Migration, Query
+from ._sql import Migration, load_layout_queries, load_queries
 
 __all__ = ["SqlAdapter"]
 
 UTC = timezone.utc
 
 # What the bundled user queries bind and select; anything beyond is a custom model's.
-_CREATE_USER_PARAMS = frozenset({"name", "email", "email_verified", "image", "now"})
+_CREATE_USER_PARAMS = frozenset({"id", "name", "email", "email_verified", "image", "now"})
 _UPDATE_USER_PARAMS = frozenset(
     {"id", "now", "name", "email", "image", "email_verified"}
     | {"set_name", "set_email", "set_image", "set_email_verified"}
@@ -47,24 +49,49 @@ class SqlAdapter(BaseAdapter):
     def __init__(
         self,
         driver: SqlDriver[Any],
-        queries: Mapping[str, Query],
         *,
         hash_session_tokens: bool = False,
         owns_driver: bool = True,
-        extra_migrations: Sequence[Path] = (),
+        sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
     ) -> None:
         self.driver = driver
-        self.queries = dict(queries)
         self.dialect: Dialect = driver.dialect
+        self.layout: Layout = load_layout(layout)
+        # The driver's dialect names the folder of SQL: its queries and its migrations, with
+        # the user's own folders (custom models) laid over them. Another layout is a folder of
+        # the same named queries under sql/layouts/ (docs/layouts.md).
+        folders = [Path(f) for f in sql_folders]
+        if self.layout.is_default:
+            self.queries = load_queries(self.dialect.name, self.dialect.paramstyle, folders)
+        else:
+            if folders:
+                raise ConfigurationError(
+                    "sql_folders extends the nextauth-v3 layout only, "
+                    f"not the {self.layout.name} layout"
+                )
+            self.queries = load_layout_queries(
+                self.layout.name,
+                self.layout.folder(self.dialect.name),
+                self.dialect.name,
+                self.dialect.paramstyle,
+                authenticators=self.layout.authenticators,
+            )
+        self.extra_migrations = tuple(f / "migrations" / self.dialect.name for f in folders)
         self.hash_session_tokens = hash_session_tokens
         self._owns_driver = owns_driver
-        self.extra_migrations = tuple(extra_migrations)
         self._migrations: list[Migration] | None = None
         q = self.queries
         # Resolved once: a missing query fails here, at construction, not on a request.
         self._q_hot = q["get_session_and_user"]
         self._time_in = self.dialect.time_in
         self._time_out = self.dialect.time_out
+        if not self.layout.is_default:
+            # Times are stored as the layout's JS adapter stores them on this dialect.
+            codec = self.layout.time_codec(self.dialect.name)
+            self._time_in = codec.time_in or self._time_in
+            self._time_out = codec.time_out or self._time_out
+        self._text_ids = self.layout.user_id != "serial"
         # Custom models: the extra user fields the (overridden) queries bind, and whether rows
         # can carry extra columns at all. Decided here, once, so that without custom SQL the
         # hot path's row->model step is the plain one.
@@ -80,7 +107,7 @@ class SqlAdapter(BaseAdapter):
         self._now_value: Any = None
 
     def __repr__(self) -> str:
-        return f"<SqlAdapter dialect={self.dialect.name}>"
+        return f"<SqlAdapter dialect={self.dialect.name} layout={self.layout.name}>"
 
     async def _open(self) -> None:
         opener = getattr(self.driver, "open", None)
@@ -94,11 +121,18 @@ class SqlAdapter(BaseAdapter):
         await super().aclose()
 
     async def bootstrap(self) -> list[int]:
-        """Apply what is missing of the bundled (and custom) migrations, under a lock."""
+        """Apply what is missing of the bundled (and custom) migrations, under a lock.
+
+        Another layout's schema is created only in an empty database (docs/layouts.md).
+        """
+        if not self.layout.is_default:
+            return await bootstrap_layout(self)
         return await bootstrap_sql(self)
 
     async def check(self) -> SchemaReport:
         """Compare the live schema with the expected one; changes nothing."""
+        if not self.layout.is_default:
+            return await check_layout(self)
         return await check_sql(self)
 
     # -- row <-> model ----------------------------------------------------------------------
@@ -191,10 +225,14 @@ class SqlAdapter(BaseAdapter):
             identifier=row["identifier"], token=row["token"], expires=self._time_out(row["expires"])
         )
 
-    def _user_key(self, user_id: object, field: str = "user_id") -> int | None:
-        return self.dialect.id_in(v.key(user_id, field))
+    def _user_key(self, user_id: object, field: str = "user_id") -> Any:
+        text = v.key(user_id, field)
+        if self._text_ids:
+            # Text ids made by the writer (a UUID, a cuid): any non-empty one may exist.
+            return text if 0 < len(text) <= 255 else None
+        return self.dialect.id_in(text)
 
-    def _required_user_key(self, user_id: object) -> int:
+    def _required_user_key(self, user_id: object) -> Any:
         key = self._user_key(user_id)
         if key is None:
             raise ValidationError("user_id", f"{user_id!r} is not a user id of this backend")
@@ -225,6 +263,8 @@ class SqlAdapter(BaseAdapter):
             "email_verified": self._t(f["email_verified"], "email_verified"),
             "image": f["image"],
             "now": stamp,
+            # Where the layout's JS adapter makes the id (cuid, UUID), asyncauth makes one too.
+            "id": self.layout.new_id(),
         }
         if self.extra_create_fields:
             given = self._extra_fields(extra, self.extra_create_fields)
@@ -233,7 +273,10 @@ class SqlAdapter(BaseAdapter):
         elif extra:
             self._extra_fields(extra, frozenset())  # raises, naming the field
         row = await self._one("create_user", args)
-        assert row is not None, "create_user returns the new id"
+        if row is None:
+            # Only a layout whose schema has no UNIQUE on email says so this way (its SQL
+            # checks under a lock); the default layout's constraint raises DuplicateError.
+            raise DuplicateError("unique key taken: users.email")
         values = (str(row["id"]), f["name"], f["email"], f["email_verified"], f["image"])
         if not self._custom_rows:
             return User(*values)
@@ -289,6 +332,8 @@ class SqlAdapter(BaseAdapter):
             args[name] = given.get(name)
         row = await self._one("update_user", args)
         if row is None:
+            if "email" in f and await self._one("get_user", {"id": key}) is not None:
+                raise DuplicateError("unique key taken: users.email")
             raise NotFoundError(f"no user {user_id!r}")
         return self._to_user(row)
 
@@ -335,6 +380,10 @@ class SqlAdapter(BaseAdapter):
             },
         )
         if not inserted:
+            # A layout without a UNIQUE (provider, providerAccountId) refuses a taken pair by
+            # inserting nothing; the default layout's constraint raises first.
+            if await self.get_account(a.provider_account_id, a.provider) is not None:
+                raise DuplicateError("unique key taken: accounts (provider, provider_account_id)")
             raise NotFoundError(f"no user {a.user_id!r}")
 
     def _account_args(self, provider: str, provider_account_id: str) -> dict[str, Any] | None:
@@ -385,6 +434,8 @@ class SqlAdapter(BaseAdapter):
             },
         )
         if not inserted:
+            if await self._get_session_record(token) is not None:
+                raise DuplicateError("unique key taken: sessions.session_token")
             raise NotFoundError(f"no user {user_id!r}")
         return Session(token, str(key), when)
 
@@ -471,7 +522,7 @@ class SqlAdapter(BaseAdapter):
         tok = v.required_text(token, "token")
         when = v.moment(expires, "expires")
         stored = self._t(when, "expires")
-        await self.driver.execute(
+        inserted = await self.driver.execute(
             self.queries["create_verification_token"],
             {
                 "identifier": ident,
@@ -480,6 +531,10 @@ class SqlAdapter(BaseAdapter):
                 "now": self._time_in(now()),
             },
         )
+        if not inserted:
+            # A layout whose schema keys tokens by (identifier, token) only refuses a taken
+            # token by inserting nothing; the default layout's UNIQUE(token) raises first.
+            raise DuplicateError("unique key taken: verification token")
         return VerificationToken(ident, tok, when)
 
     async def _token_row(self, name: str, identifier: str, token: str) -> Row | None:
@@ -501,7 +556,15 @@ class SqlAdapter(BaseAdapter):
 
     # -- authenticators -------------------------------------------------------------------------
 
+    def _needs_authenticators(self) -> None:
+        if not self.layout.authenticators:
+            raise ConfigurationError(
+                f"the {self.layout.name} layout has no authenticator table (WebAuthn needs a "
+                "layout that has one, docs/layouts.md)"
+            )
+
     async def create_authenticator(self, authenticator: Authenticator) -> Authenticator:
+        self._needs_authenticators()
         a = self._check_authenticator(authenticator)
         inserted = await self.driver.execute(
             self.queries["create_authenticator"],
@@ -522,6 +585,7 @@ class SqlAdapter(BaseAdapter):
         return a
 
     async def get_authenticator(self, credential_id: str) -> Authenticator | None:
+        self._needs_authenticators()
         cid = self._lookup_text(credential_id, "credential_id")
         if cid is None:
             return None
@@ -529,6 +593,7 @@ class SqlAdapter(BaseAdapter):
         return None if row is None else self._authenticator(row)
 
     async def list_authenticators_by_user_id(self, user_id: str) -> list[Authenticator]:
+        self._needs_authenticators()
         key = self._user_key(user_id)
         if key is None:
             return []
@@ -538,6 +603,7 @@ class SqlAdapter(BaseAdapter):
         return [self._authenticator(r) for r in rows]
 
     async def update_authenticator_counter(self, credential_id: str, counter: int) -> Authenticator:
+        self._needs_authenticators()
         cid = v.required_text(credential_id, "credential_id")
         value = v.integer(counter, "counter")
         assert value is not None
@@ -584,10 +650,3 @@ class SqlAdapter(BaseAdapter):
                     break
             counts.append(total)
         return PurgeResult(sessions=counts[0], verification_tokens=counts[1])
-
-
-if TYPE_CHECKING:
-    # mypy proves here that the SQL adapter satisfies the public protocol.
-    from ._protocol import Adapter
-
-    _conforms: type[Adapter] = SqlAdapter

@@ -15,6 +15,7 @@ from typing import Any, Final
 from . import _validate as v
 from ._errors import ValidationError
 from ._models import Account, Authenticator
+from ._protocol import Adapter
 from ._schema import SchemaReport
 
 __all__ = ["BaseAdapter", "USER_FIELDS", "compound_id", "sha256_hex"]
@@ -39,8 +40,13 @@ def new_token() -> str:
     return secrets.token_hex(32)
 
 
-class BaseAdapter:
-    """Lifecycle (await / async with / aclose) and the input checks of the contract."""
+class BaseAdapter(Adapter):
+    """Lifecycle (await / async with / aclose) and the input checks of the contract.
+
+    It subclasses the :class:`~asyncauth.Adapter` Protocol explicitly: every adapter is
+    checked against it where it is defined, and ``help()`` on an adapter's method shows the
+    contract's docstring.
+    """
 
     hash_session_tokens: bool = False
     _opened: bool = False

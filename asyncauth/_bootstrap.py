@@ -3,7 +3,11 @@
 On a current database the whole cost is one query (the applied versions and checksums).
 Otherwise the dialect's lock is taken (an advisory lock on PostgreSQL, an IMMEDIATE transaction
 on SQLite, GET_LOCK on MySQL, sp_getapplock on SQL Server), the state is read again under it,
-and only what is missing is applied, each migration recorded with its checksum.
+and only what is missing is applied, each migration recorded with its checksum. The lock is
+tried and polled, so waiting for another process is bounded by ``lock_timeout``, not by the
+statement ``timeout``. On PostgreSQL, indexes that a bundled migration adds to tables that
+already exist are built with ``CREATE INDEX CONCURRENTLY`` (see
+:func:`_bootstrap_concurrently`), so adopting a large database does not block its writes.
 
 An existing NextAuth v3 database (TypeORM ``synchronize`` or the documented SQL) is adopted:
 when its tables match migration 1 closely enough (see :mod:`asyncauth._schema`), migration 1
@@ -17,14 +21,15 @@ import re
 import time
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import anyio
 
 from ._base import now
-from ._errors import BackendError, SchemaError
+from ._driver import _BoundTx
+from ._errors import AsyncAuthError, BackendError, SchemaError
 from ._schema import LATEST, V1_TABLES, Expected, SchemaReport, compare, expected
-from ._sql import Migration, load_migrations
+from ._sql import FIRST_CUSTOM_MIGRATION, Migration, load_migrations
 
 if TYPE_CHECKING:
     from ._adapter import SqlAdapter
@@ -93,6 +98,9 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
         warn_unknown(_unknown((int(r["version"]) for r in rows), migrations), adapter.dialect.name)
         return []
     done: list[int] = []
+    if getattr(drv, "concurrent_indexes", False):
+        await _bootstrap_concurrently(adapter, migrations, done)
+        return done
     async with drv.transaction(exclusive=True) as tx:
         await _take_lock(adapter, tx)
         try:
@@ -112,7 +120,7 @@ async def bootstrap_sql(adapter: SqlAdapter) -> list[int]:
     return done
 
 
-async def _take_lock(adapter: SqlAdapter, tx: Tx) -> None:
+async def _take_lock(adapter: SqlAdapter, tx: Tx, query: str = "bootstrap_lock") -> None:
     """Take the bootstrap lock, waiting at most the adapter's ``lock_timeout``.
 
     The lock statement only tries (``pg_try_advisory_xact_lock``, ``GET_LOCK(..., 0)``,
@@ -126,7 +134,7 @@ async def _take_lock(adapter: SqlAdapter, tx: Tx) -> None:
     deadline = time.monotonic() + limit
     pause = 0.01
     while True:
-        rows = await tx.fetch_all(adapter.queries["bootstrap_lock"], {"key": LOCK_KEY})
+        rows = await tx.fetch_all(adapter.queries[query], {"key": LOCK_KEY})
         if not rows or "acquired" not in rows[0] or rows[0]["acquired"]:
             return
         left = deadline - time.monotonic()
@@ -144,8 +152,19 @@ async def _take_lock(adapter: SqlAdapter, tx: Tx) -> None:
 
 
 async def _migrate(
-    adapter: SqlAdapter, tx: Tx, migrations: Sequence[Migration], done: list[int]
-) -> None:
+    adapter: SqlAdapter,
+    tx: Tx,
+    migrations: Sequence[Migration],
+    done: list[int],
+    existing: set[str] | None = None,
+) -> tuple[Migration, list[str]] | None:
+    """Apply what is missing, in order, recording each migration.
+
+    With ``existing`` (the tables there before this bootstrap began), the index builds of a
+    bundled migration on those tables are not run here: the migration's other statements are,
+    it is left unrecorded, and it comes back with those statements for the caller to build
+    concurrently and then record (the migrations after it wait for that).
+    """
     q = adapter.queries
     await tx.execute(q["bootstrap_create_table"], {})
     applied = {
@@ -165,12 +184,110 @@ async def _migrate(
         if m.version in applied:
             continue
         log.debug("bootstrap: applying migration %d (%s)", m.version, m.name)
+        later: list[str] = []
         for statement in m.statements:
             if await _column_exists(adapter, tx, statement):
                 continue
+            if existing is not None and m.version < FIRST_CUSTOM_MIGRATION:
+                index = _CREATE_INDEX.match(statement)
+                if index is not None and index.group("table").lower() in existing:
+                    later.append(statement)
+                    continue
             await tx.execute_ddl(statement)
+        if later:
+            return m, later
         await _record(adapter, tx, m)
         done.append(m.version)
+    return None
+
+
+# A bundled migration's ``CREATE [UNIQUE] INDEX IF NOT EXISTS name ON table(...)``.
+_CREATE_INDEX = re.compile(
+    r"^(?:\s*--[^\n]*\n)*\s*CREATE\s+(?P<unique>UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+"
+    r"(?P<name>\w+)\s+ON\s+(?P<table>\w+)(?P<rest>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+async def _bootstrap_concurrently(
+    adapter: SqlAdapter, migrations: Sequence[Migration], done: list[int]
+) -> None:
+    """PostgreSQL: the bootstrap, with indexes on existing tables built without blocking.
+
+    A plain ``CREATE INDEX`` holds a lock that blocks every write to the table (and, in the
+    migration's transaction, the ``ALTER TABLE`` before it blocks reads too) for the whole
+    build: minutes on a large NextAuth database being adopted. ``CREATE INDEX CONCURRENTLY``
+    does not, but cannot run inside a transaction. So here the lock is the session's, held on
+    one connection across several transactions: each migration's other statements run in a
+    transaction as before, its index builds on tables that existed before run concurrently
+    after it, and only then is it recorded. The files are unchanged (their checksums still
+    match); only how the statements run differs. A build that crashed leaves an INVALID
+    index, which the next bootstrap drops and builds again (the migration is not recorded).
+    Tables the bootstrap creates itself are new and empty: their indexes are built in the
+    transaction, as before.
+    """
+    drv, q = adapter.driver, adapter.queries
+    limit = adapter._lock_timeout
+    try:
+        async with drv.connection() as conn:
+            session = _BoundTx(drv, conn)
+            await _take_lock(adapter, session, "bootstrap_session_lock")
+            try:
+                existing: set[str] | None = None
+                while True:
+                    async with drv._transaction(conn, exclusive=True):
+                        tx = _BoundTx(drv, conn)
+                        if existing is None:
+                            await tx.execute(q["bootstrap_create_table"], {})
+                            columns = await tx.fetch_all(q["catalog_columns"], {})
+                            existing = {str(r["table_name"]).lower() for r in columns}
+                        step = await _migrate(adapter, tx, migrations, done, existing)
+                    if step is None:
+                        break
+                    m, builds = step
+                    for statement in builds:
+                        await _build_concurrently(adapter, conn, statement, limit)
+                    async with drv._transaction(conn, exclusive=True):
+                        await _record(adapter, _BoundTx(drv, conn), m)
+                    done.append(m.version)
+            except BaseException:
+                # Outside any transaction, so the unlock works after a failure too; if the
+                # connection itself failed, the server ends the session and its lock.
+                try:
+                    await session.fetch_all(q["bootstrap_session_unlock"], {"key": LOCK_KEY})
+                except Exception as unlock_error:  # logged, not raised: the first error wins
+                    log.debug("bootstrap: unlock after a failure failed: %r", unlock_error)
+                raise
+            await session.fetch_all(q["bootstrap_session_unlock"], {"key": LOCK_KEY})
+    except AsyncAuthError:
+        raise
+    except drv.errors as exc:
+        raise drv.translate(exc) from exc
+
+
+class _LongDdl(Protocol):
+    """A driver that builds indexes concurrently (PostgresDriver)."""
+
+    async def execute_long_ddl(self, conn: Any, sql: str, limit: float) -> None: ...
+
+
+async def _build_concurrently(adapter: SqlAdapter, conn: Any, statement: str, limit: float) -> None:
+    index = _CREATE_INDEX.match(statement)
+    assert index is not None
+    drv, name = cast(_LongDdl, adapter.driver), index.group("name")
+    # The name comes from a bundled migration file (\w+ only), never from user input.
+    invalid = adapter.queries["bootstrap_invalid_index"].statements[0]
+    if await adapter.driver._fetch(conn, invalid, {"name": name}):
+        log.info("bootstrap: dropping the INVALID index %s left by an interrupted build", name)
+        await drv.execute_long_ddl(conn, f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"', limit)
+    unique = "UNIQUE " if index.group("unique") else ""
+    log.info("bootstrap: building index %s concurrently (writes go on meanwhile)", name)
+    await drv.execute_long_ddl(
+        conn,
+        f"CREATE {unique}INDEX CONCURRENTLY IF NOT EXISTS {name} "
+        f"ON {index.group('table')}{index.group('rest')}",
+        limit,
+    )
 
 
 # ``ALTER TABLE t ADD [COLUMN] c ...``, after any leading comment lines.

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Generic, TypeVar
+from types import TracebackType
+from typing import Any, ClassVar, Final, Generic, Literal, TypeVar
 
-from ._errors import AsyncAuthError
+from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
+from ._pool import FairPool
 from ._sql import ParamStyle, Query, Statement
 
-__all__ = ["Dialect", "Row", "SqlDriver", "Tx"]
+__all__ = ["Dialect", "Row", "SqlDriver", "Translating", "Tx", "unique_key"]
 
 Row = Mapping[str, Any]
 # Secret-free by construction: only asyncauth's own messages (they name tables, columns and
@@ -128,11 +130,68 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         finally:
             pool.release(conn)
 
-    def translate(self, exc: BaseException) -> AsyncAuthError:
-        """:meth:`map_error`, logged at DEBUG (the message, never the driver's text)."""
+    @staticmethod
+    def describe(exc: BaseException) -> str:
+        """A driver exception as a message may quote it (no line that can hold values)."""
+        return describe(exc)
+
+    @staticmethod
+    def quotes_values(exc: BaseException) -> bool:
+        """Whether the driver's exception may quote bound values (then it is not chained)."""
+        return False
+
+    def translate(self, exc: BaseException, query: str | None = None) -> AsyncAuthError:
+        """:meth:`map_error`, naming ``query``, chained or not, logged at DEBUG.
+
+        A :class:`DuplicateError` (whose driver message quotes the duplicate value: a token,
+        an email) and an error that :meth:`quotes_values` are not chained to the driver's
+        exception, which is left as it is; the others are, for debugging.
+        """
         error = self.map_error(exc)
+        if query is not None and isinstance(error, BackendError) and error.query is None:
+            error.query = query
+            error.args = (f"{error.args[0] if error.args else error} (query {query})",)
+        if isinstance(error, DuplicateError) or self.quotes_values(exc):
+            error.__cause__ = None
+            error.__suppress_context__ = True
+        else:
+            error.__cause__ = exc
         log.debug("%s %s: %s", self.dialect.name, type(error).__name__, error)
         return error
+
+    def translating(self, query: str | None = None) -> Translating:
+        """A ``with`` block whose driver errors come out as asyncauth's, naming ``query``."""
+        return Translating(self, query)
+
+    def describe_target(self) -> str:
+        """What :meth:`open` connects to, for its error message (no password)."""
+        return self.dialect.name
+
+    async def open(self) -> None:
+        """Open the first connection of a pool the driver made (it proves the database is
+        there); the others as callers need them. A borrowed pool is the application's."""
+        pool = self.pool
+        if not isinstance(pool, FairPool):
+            return
+        try:
+            await pool.fill(1)
+        except Exception as exc:
+            error = self.open_failed(exc)
+            if error is exc:
+                raise
+            # A configuration error's cause may quote the URL, password included.
+            raise error from (None if isinstance(error, ConfigurationError) else exc)
+
+    def open_failed(self, exc: Exception) -> AsyncAuthError:
+        """The error for a first connection that failed (override to say more)."""
+        if isinstance(exc, AsyncAuthError):
+            return exc
+        if isinstance(exc, ValueError):
+            # A malformed URL or option, as the driver parsed it; its text may quote the URL.
+            return ConfigurationError(f"invalid {self.describe_target()} settings")
+        if isinstance(exc, TimeoutError):
+            return BackendError(f"cannot connect to {self.describe_target()}: no answer in time")
+        return BackendError(f"cannot connect to {self.describe_target()}: {self.describe(exc)}")
 
     #: Where the session read borrows a connection directly (``acquire``/``release``), or
     #: None to go through :meth:`connection` (whose set-up a borrowed pool may need).
@@ -164,25 +223,24 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
         except AsyncAuthError:
             raise
         except self.errors as exc:
-            raise self.translate(exc) from exc
+            # Not ``with self.translating(...)``: the session read makes no object it can
+            # avoid, and a try costs nothing until something is raised.
+            error = self.translate(exc, query.name)
+            raise error from error.__cause__  # the driver's exception, or None (translate)
 
     async def fetch_all(self, query: Query, args: Mapping[str, Any]) -> list[Row]:
         """All rows of ``query`` (multi-statement queries run in one transaction)."""
-        try:
+        with Translating(self, query.name):
             async with self.connection() as conn:
                 stmt = query.single
                 if stmt is not None:
                     return await self._fetch(conn, stmt, args)
                 async with self._transaction(conn, exclusive=True):
                     return await self._fetch_many(conn, query.statements, args)
-        except AsyncAuthError:
-            raise
-        except self.errors as exc:
-            raise self.translate(exc) from exc
 
     async def execute(self, query: Query, args: Mapping[str, Any]) -> int:
         """Run ``query``; the row count of its last statement."""
-        try:
+        with Translating(self, query.name):
             async with self.connection() as conn:
                 stmt = query.single
                 if stmt is not None:
@@ -192,10 +250,6 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
                     for stmt in query.statements:
                         count = await self._execute(conn, stmt, args)
                     return count
-        except AsyncAuthError:
-            raise
-        except self.errors as exc:
-            raise self.translate(exc) from exc
 
     async def _fetch_many(
         self, conn: ConnT, statements: Sequence[Statement], args: Mapping[str, Any]
@@ -210,13 +264,9 @@ class SqlDriver(abc.ABC, Generic[ConnT]):
     @asynccontextmanager
     async def transaction(self, *, exclusive: bool = True) -> AsyncIterator[Tx]:
         """A connection held in one transaction for the duration of the block."""
-        try:
+        with Translating(self, "transaction"):
             async with self.connection() as conn, self._transaction(conn, exclusive=exclusive):
                 yield _BoundTx(self, conn)
-        except AsyncAuthError:
-            raise
-        except self.errors as exc:
-            raise self.translate(exc) from exc
 
 
 class _BoundTx(Tx, Generic[ConnT]):
@@ -237,3 +287,72 @@ class _BoundTx(Tx, Generic[ConnT]):
 
     async def execute_ddl(self, sql: str) -> None:
         await self._drv._execute_ddl(self._conn, sql)
+
+
+class Translating:
+    """A ``with`` block that turns the driver's errors into asyncauth's (one place for all).
+
+    Written as a class, not with ``contextlib``: no generator is made per statement.
+    asyncauth's own errors and anything that is not the driver's pass through untouched.
+    """
+
+    __slots__ = ("_driver", "_query")
+
+    def __init__(self, driver: SqlDriver[Any], query: str | None) -> None:
+        self._driver = driver
+        self._query = query
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        if exc is None or isinstance(exc, AsyncAuthError):
+            return False
+        if isinstance(exc, self._driver.errors):
+            error = self._driver.translate(exc, self._query)
+            raise error from error.__cause__  # the driver's exception, or None (translate)
+        return False
+
+
+#: The unique indexes of asyncauth's schema, by name (each is named after its column), as the
+#: ``table.column`` a :class:`DuplicateError` reports in ``key``.
+UNIQUE_KEYS: Final = {
+    "email": "users.email",
+    "compound_id": "accounts.compound_id",
+    "session_token": "sessions.session_token",
+    "access_token": "sessions.access_token",
+    "token": "verification_requests.token",
+    "credential_id": "authenticators.credential_id",
+}
+
+
+def unique_key(name: str | None, table: str | None = None) -> str | None:
+    """``table.column`` for the unique index a driver names, or None when it is not known.
+
+    Drivers say it differently: ``users.email`` (SQLite, MySQL 8), ``email`` (MariaDB, SQL
+    Server, PostgreSQL's constraint name), ``dbo.users`` beside ``email``. A custom model's
+    own ``table.column`` (SQLite names columns) is kept as it is.
+    """
+    if not name:
+        return None
+    if name in UNIQUE_KEYS.values():
+        return name
+    prefix, _, index = name.rpartition(".")
+    key = UNIQUE_KEYS.get(index)
+    table = (table or prefix).rpartition(".")[2]  # "dbo.users" -> "users"
+    if key is not None and (not table or key.startswith(table + ".")):
+        return key
+    if prefix and " " not in name and "," not in name:
+        return name  # already table.column (a custom unique column)
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """An exception's class and first line: driver messages may add lines quoting values."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"

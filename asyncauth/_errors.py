@@ -10,8 +10,11 @@
      ├── ValidationError      bad input, refused before it reaches the database
      └── BackendError         the database failed or could not be reached
 
-Driver exceptions are translated in each driver module's ``map_error`` (most specific
-first) and chained with ``raise ... from exc``, so the original stays inspectable.
+Driver exceptions are translated in one place per driver, the ``Translating`` block of
+``asyncauth._driver`` over each driver module's ``map_error`` (most specific first), and
+chained with ``raise ... from exc`` so the original stays inspectable; except where the
+driver's text quotes bound values (a duplicate key's value, a PostgreSQL DETAIL line): those
+are raised ``from None``, and the driver's exception is never edited.
 """
 
 from __future__ import annotations
@@ -42,11 +45,13 @@ class SchemaError(AsyncAuthError):
 class DuplicateError(AsyncAuthError):
     """Raised when a write would break a unique key (email, account, token, credential).
 
-    ``key`` names the key (``table.column``) when the backend reports it.
+    ``key`` names the key as ``table.column`` (``"users.email"``,
+    ``"accounts.compound_id"``), or is None when the database did not say which. The
+    driver's own exception, which quotes the duplicate value, is not chained.
     """
 
-    def __init__(self, *args: object, key: str | None = None) -> None:
-        super().__init__(*args)
+    def __init__(self, message: str = "unique key taken", *, key: str | None = None) -> None:
+        super().__init__(message)
         self.key = key
 
 
@@ -67,4 +72,10 @@ class ValidationError(AsyncAuthError, ValueError):
 
 
 class BackendError(AsyncAuthError):
-    """Raised when the database fails, times out or cannot be reached."""
+    """Raised when the database fails, times out or cannot be reached.
+
+    ``query`` names the query that failed (``"create_session"``), when one did; the values
+    it was given are never part of the message.
+    """
+
+    query: str | None = None

@@ -15,11 +15,13 @@ anything is sent (see ``Dialect.time_range``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -27,13 +29,23 @@ import aiomysql
 import anyio
 import pymysql
 
-from ._driver import Dialect, Row, SqlDriver
+from ._adapter import SqlAdapter
+from ._connect import Options
+from ._driver import Dialect, Row, SqlDriver, describe, unique_key
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE, SESSION_SETUP, TIMESTAMP_RANGE
-from ._pool import FairPool, own_or_borrowed
+from ._pool import own_or_borrowed
 from ._sql import Statement
 
-__all__ = ["ALREADY_DONE", "SESSION_SETUP", "MySQLDriver", "connect_kwargs", "dialect"]
+__all__ = [
+    "ALREADY_DONE",
+    "SESSION_SETUP",
+    "MySQLAdapter",
+    "MySQLDriver",
+    "connect_kwargs",
+    "dialect",
+    "from_url",
+]
 
 UTC = timezone.utc
 
@@ -145,6 +157,7 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
             timeout=timeout,
             alive=_reusable,
             discard=_close,
+            release=None if pool is None else functools.partial(_release_borrowed, pool),
         )
         # An application's pool needs connection()'s per-connection set-up.
         self.direct = self.pool if pool is None else None
@@ -152,15 +165,8 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         # connections asyncauth has never seen, so this is tracked per connection).
         self._ready: weakref.WeakSet[aiomysql.Connection] = weakref.WeakSet()
 
-    async def open(self) -> None:
-        """Open the first connection of the pool (when the adapter owns it)."""
-        if not isinstance(self.pool, FairPool):
-            return
-        try:
-            await self.pool.fill(1)
-        except (pymysql.err.MySQLError, OSError, TimeoutError, asyncio.TimeoutError) as exc:
-            where = f"{self.connect_args.get('host')}:{self.connect_args.get('port')}"
-            raise BackendError(f"cannot connect to MySQL at {where}: {_describe(exc)}") from exc
+    def describe_target(self) -> str:
+        return f"MySQL at {self.connect_args.get('host')}:{self.connect_args.get('port')}"
 
     async def _connect(self) -> aiomysql.Connection:
         return await aiomysql.connect(
@@ -260,14 +266,17 @@ class MySQLDriver(SqlDriver[aiomysql.Connection]):
         await conn.commit()
 
     @staticmethod
+    def describe(exc: BaseException) -> str:
+        return _describe(exc)
+
+    @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, pymysql.err.IntegrityError) and _errno(exc) in _DUPLICATE:
+            # The server's message quotes the value (a session token, say): keep the key only.
             match = _KEY.search(str(exc.args[1]) if len(exc.args) > 1 else "")
-            key = match.group(1) if match else "unknown"
-            # The server's message quotes the value (a session token, say), and this
-            # exception stays chained to the DuplicateError: keep the key, drop the value.
-            exc.args = (exc.args[0], f"Duplicate entry for key '{key}'")
-            return DuplicateError(f"unique key taken: {key}")
+            name = match.group(1) if match else None
+            key = unique_key(name)
+            return DuplicateError(f"unique key taken: {key or name or 'unknown'}", key=key)
         if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
             return BackendError("MySQL did not answer in time")
         return BackendError(f"MySQL failed: {_describe(exc)}")
@@ -294,6 +303,18 @@ def _reusable(conn: aiomysql.Connection) -> bool:
     return not conn.get_transaction_status()
 
 
+async def _release_borrowed(pool: aiomysql.Pool, conn: aiomysql.Connection) -> None:
+    if _reusable(conn):
+        await pool.release(conn)
+        return
+    # aiomysql closes a connection given back inside a transaction (or already closed), but
+    # then wakes no waiting caller, who would wait out its whole timeout although a place
+    # fell free: wake one, and it opens a connection there.
+    conn.close()
+    await pool.release(conn)
+    await pool._wakeup()
+
+
 async def _close(conn: aiomysql.Connection) -> None:
     conn.close()  # drops the socket at once; nothing to wait for
 
@@ -306,5 +327,45 @@ def _errno(exc: BaseException) -> int | None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) >= 2:
         return f"{type(exc).__name__} {exc.args[0]}: {str(exc.args[1]).splitlines()[0]}"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return describe(exc)
+
+
+class MySQLAdapter(SqlAdapter):
+    """MySQL 8 / MariaDB 10.6+ through aiomysql.
+
+    ``MySQLAdapter(pool)`` wraps an ``aiomysql.Pool`` the application owns (``aclose()``
+    leaves it open); asyncauth sets the time zone to UTC, a strict ``sql_mode`` and autocommit
+    on each connection it borrows, once. ``MySQLAdapter(url="mysql://user:pw@host/db")`` makes
+    and owns a pool. Times before 1970-01-01 00:00:01 or after 2038-01-19 03:14:07 UTC do not
+    fit MySQL's ``TIMESTAMP`` and are refused with ``ValidationError``.
+    """
+
+    def __init__(
+        self,
+        pool: aiomysql.Pool | None = None,
+        *,
+        url: str | None = None,
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
+    ) -> None:
+        driver = MySQLDriver(
+            None if url is None else connect_kwargs(url),
+            pool=pool,
+            pool_size=pool_size or 10,
+            timeout=timeout,
+        )
+        super().__init__(
+            driver,
+            hash_session_tokens=hash_session_tokens,
+            owns_driver=pool is None,
+            sql_folders=sql_folders,
+            layout=layout,
+        )
+
+
+def from_url(url: str, options: Options) -> MySQLAdapter:
+    """Build the adapter for a ``mysql://`` or ``mariadb://`` URL."""
+    return MySQLAdapter(url=url, **options.common())

@@ -12,6 +12,15 @@ where the ODBC driver has none), and a few connection-string defaults.
 aioodbc runs each ODBC call in a worker thread, so a call cannot be abandoned half-way: the
 statement timeout is the ODBC driver's own (pyodbc's connection ``timeout``) or the server's,
 and the wait for a free connection is bounded on the asyncio side (``asyncauth._pool``).
+
+URLs:
+
+- ``mssql://user:password@host:port/database?driver=ODBC+Driver+18+for+SQL+Server&Encrypt=yes``
+  builds a SQL Server connection string; every other query parameter is passed through as a
+  connection-string attribute (``TrustServerCertificate=yes``, ``Encrypt=no``, ...).
+- ``odbc://?odbc_connect=<url-encoded connection string>&dialect=mssql|postgres|mysql``
+  hands any connection string to the ODBC driver manager; ``dialect`` (default ``mssql``)
+  chooses the folder of SQL the queries and migrations come from.
 """
 
 from __future__ import annotations
@@ -20,25 +29,38 @@ import asyncio
 import functools
 import re
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aioodbc
 import anyio
 import pyodbc
 
-from ._driver import Dialect, Row, SqlDriver
+from ._adapter import SqlAdapter
+from ._connect import Options
+from ._driver import Dialect, Row, SqlDriver, describe, unique_key
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._mysql_session import ALREADY_DONE as MYSQL_ALREADY_DONE
 from ._mysql_session import SESSION_SETUP as MYSQL_SESSION_SETUP
 from ._mysql_session import TIMESTAMP_RANGE as MYSQL_TIMESTAMP_RANGE
-from ._pool import FairPool, own_or_borrowed
+from ._pool import own_or_borrowed
 from ._sql import Statement
 
-__all__ = ["DRIVERS", "OdbcDriver", "connection_string", "odbc_driver"]
+__all__ = [
+    "DRIVERS",
+    "MssqlAdapter",
+    "OdbcAdapter",
+    "OdbcDriver",
+    "connection_string",
+    "from_url",
+    "mssql_connection_string",
+    "odbc_driver",
+]
 
 UTC = timezone.utc
 
@@ -52,6 +74,8 @@ _KEY_NAMES = (
     re.compile(r"constraint ['\"]([^'\"]*)['\"]"),
     re.compile(r"unique index '([^']*)'"),
 )
+# SQL Server names the table too: "... in object 'dbo.users' with unique index 'email'".
+_OBJECT = re.compile(r"in object '([^']*)'")
 
 
 def _time_in(value: datetime) -> datetime:
@@ -153,14 +177,8 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
         # Connects that outlived their caller, kept until they finish and are closed.
         self._orphans: set[asyncio.Future[Any]] = set()
 
-    async def open(self) -> None:
-        """Open the first connection of the pool (when the adapter owns it)."""
-        if not isinstance(self.pool, FairPool):
-            return
-        try:
-            await self.pool.fill(1)
-        except (pyodbc.Error, OSError, TimeoutError) as exc:
-            raise BackendError(f"cannot connect through ODBC: {_describe(exc)}") from exc
+    def describe_target(self) -> str:
+        return "the database through ODBC"
 
     async def _connect(self) -> aioodbc.Connection:
         # Each connection has a worker thread of its own, and every call on it, closing
@@ -316,13 +334,17 @@ class OdbcDriver(SqlDriver[aioodbc.Connection]):
             await asyncio.gather(*self._orphans, return_exceptions=True)
 
     @staticmethod
+    def describe(exc: BaseException) -> str:
+        return _describe(exc)
+
+    @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, pyodbc.IntegrityError) and _is_duplicate(exc):
-            key = _key_name(exc)
             # Drivers quote the duplicate value ("Duplicate entry '…'", "The duplicate key
-            # value is (…)"), and this exception stays chained: keep the key, drop the value.
-            exc.args = (exc.args[0], f"[{exc.args[0]}] unique key violated: {key}")
-            return DuplicateError(f"unique key taken: {key}")
+            # value is (…)"): keep the key only.
+            name, table = _key_name(exc)
+            key = unique_key(name, table)
+            return DuplicateError(f"unique key taken: {key or name or 'unknown'}", key=key)
         if isinstance(exc, pyodbc.Error) and exc.args and exc.args[0] in ("HYT00", "HYT01"):
             return BackendError("the database did not answer in time (ODBC timeout)")
         return BackendError(f"ODBC call failed: {_describe(exc)}")
@@ -377,9 +399,15 @@ async def _close_own(conn: aioodbc.Connection) -> None:
 
 
 async def _release_borrowed(pool: aioodbc.Pool, conn: aioodbc.Connection) -> None:
-    if not _reusable(conn):
-        await _close(conn)  # its threads are the application's: they stay
+    if _reusable(conn):
+        await pool.release(conn)
+        return
+    await _close(conn)  # its threads are the application's: they stay
     await pool.release(conn)
+    # aioodbc wakes a waiting caller only when the connection it gets back is open: without
+    # this, a caller already waiting on a full pool would wait out its whole timeout although
+    # a place fell free (it opens a new connection there).
+    await pool._wakeup()
 
 
 # How drivers say that the connection itself is gone (not just the statement): SQLSTATE class
@@ -415,21 +443,22 @@ def _is_duplicate(exc: BaseException) -> bool:
     return state == "23000" and bool(_DUPLICATE_CODES & set(_NATIVE.findall(_message(exc))))
 
 
-def _key_name(exc: BaseException) -> str:
+def _key_name(exc: BaseException) -> tuple[str | None, str | None]:
+    """The unique index the message names, and the table when it names one too."""
     text = _message(exc)
+    table = _OBJECT.search(text)
     for pattern in _KEY_NAMES:
         match = pattern.search(text)
         if match:
-            return match.group(1)
-    return "unknown"
+            return match.group(1), table.group(1) if table else None
+    return None, None
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, pyodbc.Error) and len(exc.args) >= 2:
         first = str(exc.args[1]).splitlines()[0] if str(exc.args[1]) else ""
         return f"{type(exc).__name__} [{exc.args[0]}]: {first}"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+    return describe(exc)
 
 
 class MssqlOdbcDriver(OdbcDriver):
@@ -507,3 +536,132 @@ def odbc_driver(
             f"unknown ODBC dialect {dialect!r}; known: {', '.join(sorted(DRIVERS))}"
         ) from None
     return cls(dsn, pool=pool, pool_size=pool_size, timeout=timeout)
+
+
+DEFAULT_MSSQL_DRIVER = "ODBC Driver 18 for SQL Server"
+
+
+class OdbcAdapter(SqlAdapter):
+    """A database through aioodbc, with the SQL of ``dialect`` (``mssql``, ``postgres``, ``mysql``).
+
+    ``OdbcAdapter(pool, dialect="mssql")`` wraps an ``aioodbc.Pool`` the application owns
+    (``aclose()`` leaves it open; asyncauth turns autocommit on for the connections it
+    borrows and runs the dialect's session set-up on each once). Give such a pool an
+    ``executor`` with at least one thread per connection: aioodbc runs every call in a
+    thread, and callers waiting on a row lock must not take the thread that the transaction
+    holding the lock needs to commit. ``OdbcAdapter(dsn=...)`` makes and owns a pool (with
+    such an executor) from an ODBC connection string.
+    """
+
+    def __init__(
+        self,
+        pool: aioodbc.Pool | None = None,
+        *,
+        dsn: str | None = None,
+        dialect: str = "mssql",
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
+    ) -> None:
+        driver = odbc_driver(dialect, dsn, pool=pool, pool_size=pool_size or 10, timeout=timeout)
+        super().__init__(
+            driver,
+            hash_session_tokens=hash_session_tokens,
+            owns_driver=pool is None,
+            sql_folders=sql_folders,
+            layout=layout,
+        )
+
+
+class MssqlAdapter(OdbcAdapter):
+    """SQL Server through aioodbc (Microsoft's ODBC driver, or FreeTDS)."""
+
+    def __init__(
+        self,
+        pool: aioodbc.Pool | None = None,
+        *,
+        dsn: str | None = None,
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
+    ) -> None:
+        super().__init__(
+            pool,
+            dsn=dsn,
+            dialect="mssql",
+            pool_size=pool_size,
+            timeout=timeout,
+            hash_session_tokens=hash_session_tokens,
+            sql_folders=sql_folders,
+            layout=layout,
+        )
+
+
+def _braced(value: str) -> str:
+    # ODBC connection-string quoting: a value with ; { } or edge spaces goes in braces,
+    # with '}' doubled.
+    if any(c in value for c in ";{}=") or value != value.strip():
+        return "{" + value.replace("}", "}}") + "}"
+    return value
+
+
+def mssql_connection_string(url: str) -> str:
+    """The ODBC connection string for a ``mssql://user:pw@host:port/db?driver=...`` URL."""
+    parts = urlsplit(url)
+    attrs: dict[str, str] = {}
+    driver = DEFAULT_MSSQL_DRIVER
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() == "driver":
+            driver = value
+        else:
+            attrs[key] = value
+    try:
+        port = parts.port
+    except ValueError:
+        # urllib's message would quote the whole network location, password included.
+        raise ConfigurationError("the port of a mssql:// URL must be a number") from None
+    server = parts.hostname or "localhost"
+    if port:
+        server = f"{server},{port}"  # SQL Server's host,port form
+    pieces = [f"DRIVER={{{driver.replace('}', '}}')}}}", f"SERVER={_braced(server)}"]
+    database = unquote(parts.path.lstrip("/"))
+    if database:
+        pieces.append(f"DATABASE={_braced(database)}")
+    if parts.username:
+        pieces.append(f"UID={_braced(unquote(parts.username))}")
+    if parts.password:
+        pieces.append(f"PWD={_braced(unquote(parts.password))}")
+    pieces += [f"{k}={_braced(v)}" for k, v in attrs.items()]
+    return ";".join(pieces) + ";"
+
+
+def parse_odbc_url(url: str) -> tuple[str, str]:
+    """``odbc://?odbc_connect=...&dialect=...`` -> (connection string, dialect)."""
+    parts = urlsplit(url)
+    if parts.netloc or parts.path not in ("", "/"):
+        raise ConfigurationError(
+            "an odbc:// URL carries everything in its query: odbc://?odbc_connect=<url-encoded "
+            "connection string>&dialect=mssql|postgres|mysql"
+        )
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    dsn = params.pop("odbc_connect", "")
+    dialect = params.pop("dialect", "mssql")
+    if not dsn:
+        raise ConfigurationError(
+            "an odbc:// URL needs odbc_connect=<url-encoded connection string>"
+        )
+    if params:
+        raise ConfigurationError(f"unknown odbc:// URL parameter(s): {', '.join(sorted(params))}")
+    return dsn, dialect
+
+
+def from_url(url: str, options: Options) -> OdbcAdapter:
+    """Build the adapter for a ``mssql://`` or ``odbc://`` URL."""
+    if urlsplit(url).scheme.lower() == "mssql":
+        return MssqlAdapter(dsn=mssql_connection_string(url), **options.common())
+    dsn, dialect = parse_odbc_url(url)
+    return OdbcAdapter(dsn=dsn, dialect=dialect, **options.common())

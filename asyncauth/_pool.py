@@ -270,8 +270,13 @@ class BorrowedPool(Generic[C]):
 
     def release(self, conn: C) -> None:
         """Give ``conn`` back; a pool whose release is a coroutine gets it in a task of its
-        own, so that it happens even when the caller is being cancelled."""
-        pending = self._release(conn)
+        own, so that it happens even when the caller is being cancelled. A connection that
+        ``alive`` refuses is closed first (in that task), then given back."""
+        pending: Awaitable[Any] | None
+        if self._alive is not None and self._discard is not None and not self._alive(conn):
+            pending = self._discard_then_release(conn, self._discard)
+        else:
+            pending = self._release(conn)
         if inspect.isawaitable(pending):
             task = asyncio.ensure_future(pending)
             self._releasing.add(task)

@@ -8,20 +8,23 @@ keep prepared statements: ``statement_cache=False`` turns the cache off for it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
 
-from ._driver import Dialect, Row, SqlDriver
+from ._adapter import SqlAdapter
+from ._connect import Options
+from ._driver import Dialect, Row, SqlDriver, describe, unique_key
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
-from ._pool import FairPool, own_or_borrowed
+from ._pool import own_or_borrowed
 from ._redact import redact_text
 from ._sql import Statement
 
-__all__ = ["PostgresDriver", "dialect", "keep_session_state"]
+__all__ = ["PostgresAdapter", "PostgresDriver", "dialect", "from_url", "keep_session_state"]
 
 UTC = timezone.utc
 
@@ -105,22 +108,17 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
         self._statement_timeout = None if pool is None else timeout
         self.direct = self.pool
 
-    async def open(self) -> None:
-        """Open the first connection of the pool (when the adapter owns it)."""
-        if not isinstance(self.pool, FairPool):
-            return
-        try:
-            await self.pool.fill(1)
-        except ValueError as exc:
+    def describe_target(self) -> str:
+        return "PostgreSQL"
+
+    def open_failed(self, exc: Exception) -> AsyncAuthError:
+        if isinstance(exc, ValueError):
             # A malformed URL (bad port, bad option): asyncpg's own ValueError, or its
             # ClientConfigurationError. The message can quote parts of the URL.
-            raise ConfigurationError(
+            return ConfigurationError(
                 f"invalid PostgreSQL URL: {_without_password(str(exc), self.dsn)}"
-            ) from None
-        except self.errors as exc:
-            raise BackendError(f"cannot connect to PostgreSQL: {_describe(exc)}") from exc
-        except TimeoutError as exc:  # the pool's deadline (anyio's TimeoutError on 3.10)
-            raise BackendError(f"cannot connect to PostgreSQL: {_describe(exc)}") from exc
+            )
+        return super().open_failed(exc)
 
     async def _connect(self) -> asyncpg.Connection:
         conn: asyncpg.Connection = await asyncpg.connect(
@@ -157,6 +155,14 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
     async def _execute_ddl(self, conn: asyncpg.Connection, sql: str) -> None:
         await conn.execute(sql, timeout=self.timeout)
 
+    #: bootstrap builds indexes on existing tables with CREATE INDEX CONCURRENTLY
+    #: (asyncauth._bootstrap), outside a transaction, on a connection of this pool
+    concurrent_indexes: ClassVar[bool] = True
+
+    async def execute_long_ddl(self, conn: asyncpg.Connection, sql: str, limit: float) -> None:
+        """One DDL statement bounded by ``limit`` seconds, not ``timeout`` (an index build)."""
+        await conn.execute(sql, timeout=limit)
+
     @asynccontextmanager
     async def _transaction(
         self, conn: asyncpg.Connection, *, exclusive: bool
@@ -166,16 +172,20 @@ class PostgresDriver(SqlDriver[asyncpg.Connection]):
             yield
 
     @staticmethod
+    def quotes_values(exc: BaseException) -> bool:
+        # A chained exception prints its DETAIL line in every logged traceback, and that line
+        # can quote bound values ("Key (session_token)=(...)", "Failing row contains ...").
+        return isinstance(exc, asyncpg.PostgresError) and bool(getattr(exc, "detail", None))
+
+    @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
-        if isinstance(exc, asyncpg.PostgresError) and getattr(exc, "detail", None):
-            # The chained exception prints its DETAIL line in every logged traceback, and for a
-            # unique violation that line quotes the key: a session token, a verification token.
-            exc.detail = "(withheld by asyncauth: it may quote bound values)"
         if isinstance(exc, asyncpg.UniqueViolationError):
-            return DuplicateError(f"unique key taken: {exc.constraint_name or 'unknown'}")
+            name = exc.constraint_name
+            key = unique_key(name, exc.table_name)
+            return DuplicateError(f"unique key taken: {key or name or 'unknown'}", key=key)
         if isinstance(exc, asyncio.TimeoutError):
             return BackendError("PostgreSQL did not answer in time")
-        return BackendError(f"PostgreSQL failed: {_describe(exc)}")
+        return BackendError(f"PostgreSQL failed: {describe(exc)}")
 
 
 def _reusable(conn: asyncpg.Connection) -> bool:
@@ -188,11 +198,49 @@ async def _terminate(conn: asyncpg.Connection) -> None:
     conn.terminate()  # drops the socket at once: the server rolls back whatever was open
 
 
-def _describe(exc: BaseException) -> str:
-    # The server's message names objects, not bound values; DETAIL lines may echo values
-    # (a unique violation's "Key (email)=(...)"), so they are left out.
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-
-
 def _without_password(text: str, dsn: str | None) -> str:
     return redact_text(text, dsn)
+
+
+class PostgresAdapter(SqlAdapter):
+    """PostgreSQL through asyncpg.
+
+    ``PostgresAdapter(pool)`` wraps a pool the application owns (``aclose()`` leaves it
+    open); ``PostgresAdapter(dsn="postgresql://...")`` makes and owns one.
+    ``statement_cache=False`` is for PgBouncer in transaction mode.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool | None = None,
+        *,
+        dsn: str | None = None,
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        statement_cache: bool = True,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
+    ) -> None:
+        driver = PostgresDriver(
+            dsn,
+            pool=pool,
+            pool_size=pool_size or 10,
+            timeout=timeout,
+            statement_cache=statement_cache,
+        )
+        super().__init__(
+            driver,
+            hash_session_tokens=hash_session_tokens,
+            owns_driver=pool is None,
+            sql_folders=sql_folders,
+            layout=layout,
+        )
+
+
+def from_url(url: str, options: Options) -> PostgresAdapter:
+    """Build the adapter for a ``postgresql://`` URL (asyncpg reads the DSN itself)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    statement_cache = bool(options.take("statement_cache", True))
+    return PostgresAdapter(dsn=url, statement_cache=statement_cache, **options.common())

@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
 from ._schema import SchemaReport
 
-__all__ = ["Adapter", "SessionRecord"]
+__all__ = ["Adapter", "SessionRecord", "V3Storage"]
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -178,7 +178,15 @@ class Adapter(Protocol):
         """Compare the live schema with the expected one (``.ok``, ``.differences``); changes
         nothing."""
 
-    # NextAuth v3 needs two reads the modern contract has no use for; every backend has them.
+
+@runtime_checkable
+class V3Storage(Adapter, Protocol):
+    """What :class:`~asyncauth.nextauth_v3.NextAuthV3` needs beyond the public contract.
+
+    NextAuth v3 reads a session row whole (expired ones too) and keeps an account's token
+    expiry to the millisecond; the modern contract has no use for either, so these are not
+    part of :class:`Adapter`, and a third-party backend implements them only to serve v3.
+    """
 
     async def _get_session_record(self, session_token: str) -> SessionRecord | None:
         """The whole session row, expired or not (NextAuth v3 deletes expired ones)."""

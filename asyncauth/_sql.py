@@ -45,6 +45,7 @@ __all__ = [
     "Statement",
     "custom_dialects",
     "dialect_folder",
+    "load_layout_queries",
     "load_migrations",
     "load_queries",
     "split_statements",
@@ -355,3 +356,56 @@ def load_migrations(dialect: str, extra: Iterable[Path] = ()) -> list[Migration]
                 checksum=hashlib.sha256(text.encode("utf-8")).hexdigest(),
             )
     return [found[v] for v in sorted(found)]
+
+
+#: What a layout takes from its dialect's own folder: catalog reads and the bootstrap lock,
+#: which depend on the database, not on whose tables these are.
+DIALECT_QUERIES: frozenset[str] = frozenset(
+    {"catalog_columns", "catalog_indexes", "bootstrap_lock", "bootstrap_unlock"}
+)
+#: The default layout's queries a layout has no use for: asyncauth's migration records.
+_MIGRATION_QUERIES = frozenset({"bootstrap_applied", "bootstrap_create_table", "bootstrap_record"})
+_AUTHENTICATOR_QUERIES = frozenset(
+    {
+        "create_authenticator",
+        "get_authenticator",
+        "list_authenticators_by_user_id",
+        "update_authenticator_counter",
+    }
+)
+
+
+def load_layout_queries(
+    layout: str,
+    folder: Traversable,
+    dialect: str,
+    style: ParamStyle,
+    *,
+    authenticators: bool,
+) -> dict[str, Query]:
+    """A layout's named queries for ``dialect`` (``asyncauth/sql/layouts/<layout>/<dialect>``).
+
+    The layout must define every query of the default layout's adapter contract (the
+    authenticator ones only when it has that table); the catalog and lock queries come from the
+    dialect's own folder. ``schema.sql`` in the folder is the layout's DDL, not queries.
+    """
+    base = load_queries(dialect, style)
+    queries = {name: q for name, q in base.items() if name in DIALECT_QUERIES}
+    mine: dict[str, Query] = {}
+    for f in _sql_files(folder):
+        if f.name == "schema.sql":
+            continue
+        for q in _parse(
+            f.read_text(encoding="utf-8"), style, f"layouts/{layout}/{dialect}/{f.name}"
+        ):
+            if q.name in mine:
+                raise ConfigurationError(f"{q.source}: query defined twice")
+            mine[q.name] = q
+    wanted = set(base) - DIALECT_QUERIES - _MIGRATION_QUERIES
+    if not authenticators:
+        wanted -= _AUTHENTICATOR_QUERIES
+    missing = sorted(wanted - set(mine))
+    if missing:
+        raise ConfigurationError(f"layouts/{layout}/{dialect} does not define {', '.join(missing)}")
+    queries.update(mine)
+    return queries

@@ -18,20 +18,25 @@ import asyncio
 import functools
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 import anyio
 
-from ._driver import Dialect, Row, SqlDriver
+from ._adapter import SqlAdapter
+from ._connect import Options
+from ._driver import Dialect, Row, SqlDriver, unique_key
 from ._errors import AsyncAuthError, BackendError, ConfigurationError, DuplicateError
 from ._pool import FairPool
+from ._redact import redact_url
 from ._sql import Statement
 
-__all__ = ["MAX_POOL_SIZE", "SqliteDriver", "dialect"]
+__all__ = ["MAX_POOL_SIZE", "SqliteAdapter", "SqliteDriver", "dialect", "from_url", "path_from_url"]
 
 UTC = timezone.utc
 
@@ -106,7 +111,9 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     """A pool of aiosqlite connections to one database file (or one in-memory database)."""
 
     dialect: ClassVar[Dialect] = dialect
-    errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, sqlite3.Warning, ValueError)
+    # sqlite3.Error covers a closed connection too (ProgrammingError); a ValueError here would
+    # be asyncauth's own bug, not the database's, and is not translated.
+    errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, sqlite3.Warning)
 
     def __init__(self, path: str, *, pool_size: int = 4, timeout: float = 10.0) -> None:
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
@@ -135,15 +142,17 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     async def open(self) -> None:
         """Open the first connection (it proves the database is there); the rest as needed."""
         try:
-            await self.pool.fill(1)
-        except (sqlite3.Error, OSError) as exc:
+            await super().open()
+        except AsyncAuthError:
             await self.aclose()
-            raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
-        except TimeoutError as exc:
-            await self.aclose()
-            raise BackendError(
+            raise
+
+    def open_failed(self, exc: Exception) -> AsyncAuthError:
+        if isinstance(exc, TimeoutError):
+            return BackendError(
                 f"cannot open SQLite database {self.path!r}: still locked after {self.timeout} s"
-            ) from exc
+            )
+        return BackendError(f"cannot open SQLite database {self.path!r}: {exc}")
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -224,7 +233,9 @@ class SqliteDriver(SqlDriver[aiosqlite.Connection]):
     @staticmethod
     def map_error(exc: BaseException) -> AsyncAuthError:
         if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
-            return DuplicateError(f"unique key taken: {_constraint(exc)}")
+            # "UNIQUE constraint failed: users.email" names columns, never values.
+            names = _constraint(exc)
+            return DuplicateError(f"unique key taken: {names}", key=unique_key(names))
         if isinstance(exc, sqlite3.Error):
             return BackendError(f"SQLite failed: {type(exc).__name__}: {exc}")
         return BackendError(f"SQLite connection unusable: {exc}")
@@ -267,3 +278,43 @@ def _constraint(exc: BaseException) -> str:
     # "UNIQUE constraint failed: users.email" names columns, never values.
     text = str(exc)
     return text.split(":", 1)[1].strip() if ":" in text else text
+
+
+class SqliteAdapter(SqlAdapter):
+    """SQLite through aiosqlite: ``SqliteAdapter("auth.db")`` or ``SqliteAdapter(":memory:")``."""
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        pool_size: int | None = None,
+        timeout: float = 10.0,
+        hash_session_tokens: bool = False,
+        sql_folders: Sequence[str | Path] = (),
+        layout: str | None = None,
+    ) -> None:
+        super().__init__(
+            SqliteDriver(str(path), pool_size=pool_size or 4, timeout=timeout),
+            hash_session_tokens=hash_session_tokens,
+            sql_folders=sql_folders,
+            layout=layout,
+        )
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel.db`` -> ``rel.db``, ``sqlite:////abs.db`` -> ``/abs.db``."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ConfigurationError(
+            f"a sqlite URL has no host: {redact_url(url)!r} (use sqlite:///path)"
+        )
+    path = unquote(parts.path)
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise ConfigurationError("a sqlite URL needs a path or :memory: (sqlite:///:memory:)")
+    return path
+
+
+def from_url(url: str, options: Options) -> SqliteAdapter:
+    """Build the adapter for a ``sqlite://`` URL."""
+    return SqliteAdapter(path_from_url(url), **options.common())

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,21 @@ import anyio
 
 from . import _connect, ddl
 from ._errors import AsyncAuthError
+from ._progress import Progress
 from ._redact import redact_text, redact_url
 
 __all__ = ["main"]
 
 DEFAULT_FILE_URL = "sqlite:///asyncauth.db"
-DIALECTS = ("postgres", "sqlite", "mysql", "mssql")
+# The SQL dialects are the folders of bundled SQL: a new one is listed once it has its folder.
+# (sql/layouts/ holds the other table layouts, each with folders per dialect: docs/layouts.md.)
+DIALECTS = tuple(
+    sorted(
+        f.name
+        for f in resources.files("asyncauth").joinpath("sql").iterdir()
+        if f.is_dir() and f.name != "layouts"
+    )
+)
 
 
 def _default_url() -> str:
@@ -80,40 +90,28 @@ async def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Progress:
-    """Purge progress on stderr: one line rewritten in place on a terminal, else a line each."""
+def _purge_reporter(progress: Progress) -> Callable[[str, int], None]:
+    """The ``progress`` callback of ``purge_expired``: one step per batch deleted."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.live = enabled and sys.stderr.isatty()
-        self.batches = 0
+    def report(kind: str, total: int) -> None:
+        batch = progress.done + 1
+        progress.step(f"purge: {kind.replace('_', ' ')}: {total} deleted (batch {batch})")
 
-    def __call__(self, kind: str, total: int) -> None:
-        if not self.enabled:
-            return
-        self.batches += 1
-        line = f"purge: {kind.replace('_', ' ')}: {total} deleted (batch {self.batches})"
-        if self.live:
-            sys.stderr.write(f"\r\x1b[K{line}")
-        else:
-            _err(line)
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.live and self.batches:
-            sys.stderr.write("\n")
+    return report
 
 
 async def _cmd_purge(args: argparse.Namespace) -> int:
-    progress = _Progress(not args.quiet)
-    async with _open(args) as adapter:
-        purge = adapter.purge_expired
-        # ``progress`` is optional in the contract: a backend without it still purges.
-        if "progress" in inspect.signature(purge).parameters:
-            result = await purge(batch_size=args.batch_size, progress=progress)
-        else:
-            result = await purge(batch_size=args.batch_size)
-    progress.done()
+    progress = Progress(enabled=not args.quiet)
+    try:
+        async with _open(args) as adapter:
+            purge = adapter.purge_expired
+            # ``progress`` is optional in the contract: a backend without it still purges.
+            if "progress" in inspect.signature(purge).parameters:
+                result = await purge(batch_size=args.batch_size, progress=_purge_reporter(progress))
+            else:
+                result = await purge(batch_size=args.batch_size)
+    finally:
+        progress.close()
     _out(
         f"purged {result.sessions} expired session(s) and "
         f"{result.verification_tokens} verification token(s)"
@@ -122,7 +120,7 @@ async def _cmd_purge(args: argparse.Namespace) -> int:
 
 
 async def _cmd_bench(args: argparse.Namespace) -> int:
-    from ._bench import command
+    from .bench import command
 
     return await command(
         args.url,

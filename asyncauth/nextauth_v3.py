@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from . import _validate as v
 from ._base import compound_id, new_token, now, sha256_hex
 from ._errors import ValidationError
 from ._models import Account, User
-from ._protocol import Adapter
+from ._protocol import Adapter, V3Storage
 
 __all__ = ["NextAuthV3", "V3Account", "V3Session", "V3VerificationRequest"]
 
@@ -100,7 +100,9 @@ class NextAuthV3:
         for name, value in (("max_age", max_age), ("update_age", update_age)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValidationError(name, "must be a non-negative int (seconds)")
-        self.adapter = adapter
+        # Typed as the public Adapter, which is what connect() returns; v3 also needs the reads
+        # of V3Storage, which every bundled adapter has (a third-party one must add them).
+        self.adapter = cast(V3Storage, adapter)
         self._secret = secret
         self.max_age = max_age
         self.update_age = update_age

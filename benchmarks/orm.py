@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, ForeignKey, String, Text, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from asyncauth._bench import Lookup
+from asyncauth.bench import Lookup
 
 UTC = timezone.utc
 

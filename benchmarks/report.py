@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from asyncauth import _bench as engine
+from asyncauth import bench as engine
 
 SQL_BACKENDS = ("sqlite", "postgres", "mysql")
 NO_ORM = "The SQLAlchemy ORM contender is SQL-only: MongoDB has no ORM counterpart in the run."

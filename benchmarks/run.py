@@ -18,24 +18,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import functools
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack, ExitStack, contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import asyncauth
-from asyncauth import _bench as engine
-from asyncauth._bench import Contender, Lookup, Progress, Workload
+from asyncauth import bench as engine
+from asyncauth.bench import Contender, Lookup, Progress, Workload
+from benchmarks.costs import bootstrap_cost, import_cost
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads.json"
 RESULTS = HERE / "results"
+#: The floor_timeout contender's driver deadline, in seconds (asyncauth's default timeout).
+FLOOR_TIMEOUT = 10.0
 
 #: backend -> (environment variable, default URL; None = a temporary SQLite file)
 SERVERS: dict[str, tuple[str, str | None]] = {
@@ -53,13 +60,23 @@ def load_workload(name: str) -> dict[str, Any]:
         raise SystemExit(f"no workload {name!r} in {WORKLOADS} (have: {', '.join(data)})")
     spec: dict[str, Any] = data[name]
     spec["name"] = name
-    Workload.from_mapping(spec["main"])  # fail early on a typo
+    workload_from(spec["main"])  # fail early on a typo
     for backend in spec["backends"]:
         if spec["main"]["sessions"] not in sizes_for(spec, backend):
             raise SystemExit(
                 f"the main table size must be one of {backend}'s sizes (its table is reused)"
             )
     return spec
+
+
+def workload_from(data: Mapping[str, Any]) -> Workload:
+    """A workload from JSON data (unknown keys are an error, lists become tuples)."""
+    known = {f.name for f in dataclasses.fields(Workload)}
+    unknown = set(data) - known
+    if unknown:
+        raise SystemExit(f"unknown workload keys: {sorted(unknown)}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return Workload(**values)
 
 
 def sizes_for(spec: Mapping[str, Any], backend: str) -> list[int]:
@@ -83,10 +100,9 @@ def contenders_for(backend: engine.BenchBackend, names: list[str]) -> dict[str, 
         elif name == "asyncauth":
             out[name] = engine.asyncauth_contender
         elif name == "floor_timeout":
-            # Only where the driver has a statement timeout to show (PostgreSQL).
-            extra = getattr(backend, "floor_with_timeout", None)
-            if extra is not None:
-                out[name] = extra
+            # Only where the driver has a deadline of its own to show (PostgreSQL, MongoDB).
+            if backend.driver_timeout:
+                out[name] = functools.partial(backend.floor, timeout=FLOOR_TIMEOUT)
         elif name == "sqlalchemy_orm":
             if backend.name != "mongodb":
                 from benchmarks.orm import orm_contender
@@ -144,7 +160,7 @@ def sizes_summary(sweep: Mapping[str, Mapping[str, list[dict[str, float]]]]) -> 
 
 def plan(spec: Mapping[str, Any], sizes: list[int], contenders: int) -> int:
     """Progress units of one backend."""
-    wl = Workload.from_mapping(spec["main"])
+    wl = workload_from(spec["main"])
     sweep = spec["size_rounds"] * contenders * len(sizes)
     return len(sizes) + sweep + engine.plan_steps(wl, contenders) + 1
 
@@ -153,7 +169,7 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
     """Every figure of one backend."""
     backend = engine.backend_for(url)
     contenders = contenders_for(backend, list(spec["contenders"]))
-    workload = Workload.from_mapping(spec["main"])
+    workload = workload_from(spec["main"])
     sizes = sizes_for(spec, name)
     progress = Progress(plan(spec, sizes, len(contenders)), enabled=not quiet)
     seed_seconds: dict[str, float] = {}
@@ -175,7 +191,7 @@ async def run_backend(name: str, url: str | None, spec: Mapping[str, Any], quiet
             sweep = await size_sweep(areas, contenders, spec, progress)
             main = await engine.measure(areas[workload.sessions], contenders, workload, progress)
             progress.show(f"{name}: bootstrap")
-            boot = await engine.bootstrap_cost(areas[workload.sessions], spec["bootstrap_repeats"])
+            boot = await bootstrap_cost(areas[workload.sessions], spec["bootstrap_repeats"])
             progress.step()
             measured = True
     except Exception as exc:
@@ -241,7 +257,7 @@ async def run(
         "benchmark": "session-read",
         "workload": workload,
         "spec": spec,
-        **engine.environment(),
+        **environment(),
         "source": source(),
         # The machine is shared: its load average says how quiet the run was.
         "load_average": {"start": list(os.getloadavg())},
@@ -270,12 +286,45 @@ async def run(
             print(f"{name}: {reason}", file=sys.stderr)
             continue
         result["backends"][name]["load_average_after"] = list(os.getloadavg())
-    result["import"] = engine.import_cost(spec["import_repeats"])
+    result["import"] = import_cost(spec["import_repeats"])
     result["load_average"]["end"] = list(os.getloadavg())
     from benchmarks.report import bar_checks
 
     result["bar"] = bar_checks(result)
     return result
+
+
+def environment() -> dict[str, Any]:
+    """The machine and the versions a result was measured with."""
+    from importlib import metadata
+
+    versions: dict[str, str] = {"python": platform.python_version()}
+    for dist in ("asyncauth", "asyncpg", "aiosqlite", "aiomysql", "pymongo", "sqlalchemy"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": _cpu_name(),
+            "cores": os.cpu_count(),
+            "python_implementation": platform.python_implementation(),
+        },
+        "versions": versions,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def source() -> dict[str, Any]:

@@ -55,6 +55,8 @@ class Backend:
     """The direct-access helper for a database URL (close it with ``aclose``)."""
     conformance_only: bool = False
     """Run only tests/conformance on it (a variant that shows one thing, e.g. motor)."""
+    layout: str | None = None
+    """The table layout its URL selects (docs/layouts.md); None for the default."""
 
     @asynccontextmanager
     async def raw(self, url: str) -> AsyncIterator[Raw]:
@@ -237,7 +239,7 @@ async def mssql_database() -> AsyncIterator[str]:
     import aioodbc
     import pyodbc
 
-    from asyncauth._odbc_adapter import mssql_connection_string
+    from asyncauth._odbc import mssql_connection_string
 
     async def admin_run(statement: str) -> None:
         dsn = mssql_connection_string(server_url)
@@ -430,50 +432,83 @@ _MONGO_BACKENDS: tuple[Backend, ...] = (
     else ()
 )
 
-BACKENDS: tuple[Backend, ...] = (
-    Backend("sqlite", "sqlite", "runs against SQLite (aiosqlite)", sqlite_database, SqliteRaw.open),
+
+@asynccontextmanager
+async def postgres_pg_layout_database() -> AsyncIterator[str]:
+    """An empty PostgreSQL database whose URL selects the ``pg`` layout (docs/layouts.md)."""
+    async with postgres_database() as url:
+        yield url + "?layout=pg"
+
+
+async def _open_pg_layout(url: str) -> Raw:
+    from tests._layout_raw import LayoutRaw
+
+    return LayoutRaw(await PostgresRaw.open(url.split("?")[0]), "pg")
+
+
+#: The layouts the conformance suite also runs over (one backend each, conformance only).
+_LAYOUT_BACKENDS: tuple[Backend, ...] = (
     Backend(
-        "postgres",
+        "postgres-layout-pg",
         "postgres",
         "runs against the PostgreSQL server (asyncpg)",
-        postgres_database,
-        PostgresRaw.open,
+        postgres_pg_layout_database,
+        _open_pg_layout,
+        conformance_only=True,
+        layout="pg",
     ),
-    Backend(
-        "mysql",
-        "mysql",
-        "runs against the MariaDB/MySQL server (aiomysql)",
-        mysql_database,
-        MySQLRaw.open,
-    ),
-    Backend(
-        "odbc-postgres",
-        "odbc",
-        "runs over aioodbc against a real server through its ODBC driver",
-        odbc_postgres_database,
-        _open_native_postgres,
-    ),
-    Backend(
-        "odbc-mysql",
-        "odbc",
-        "runs over aioodbc against a real server through its ODBC driver",
-        odbc_mysql_database,
-        _open_native_mysql,
-    ),
-    # SQL Server only where ASYNCAUTH_MSSQL_URL names one (none can run on this project's
-    # machines); tests/test_mssql_sql.py says so in one skipped test otherwise, rather than
-    # every case of the suite skipping on its own line.
-    *(
-        [
-            Backend(
-                "mssql",
-                "mssql",
-                "runs against a real SQL Server (ASYNCAUTH_MSSQL_URL)",
-                mssql_database,
-                MssqlRaw.open,
-            )
-        ]
-        if os.environ.get("ASYNCAUTH_MSSQL_URL")
-        else []
-    ),
-) + _MONGO_BACKENDS
+)
+
+BACKENDS: tuple[Backend, ...] = (
+    (
+        Backend(
+            "sqlite", "sqlite", "runs against SQLite (aiosqlite)", sqlite_database, SqliteRaw.open
+        ),
+        Backend(
+            "postgres",
+            "postgres",
+            "runs against the PostgreSQL server (asyncpg)",
+            postgres_database,
+            PostgresRaw.open,
+        ),
+        Backend(
+            "mysql",
+            "mysql",
+            "runs against the MariaDB/MySQL server (aiomysql)",
+            mysql_database,
+            MySQLRaw.open,
+        ),
+        Backend(
+            "odbc-postgres",
+            "odbc",
+            "runs over aioodbc against a real server through its ODBC driver",
+            odbc_postgres_database,
+            _open_native_postgres,
+        ),
+        Backend(
+            "odbc-mysql",
+            "odbc",
+            "runs over aioodbc against a real server through its ODBC driver",
+            odbc_mysql_database,
+            _open_native_mysql,
+        ),
+        # SQL Server only where ASYNCAUTH_MSSQL_URL names one (none can run on this project's
+        # machines); tests/test_mssql_sql.py says so in one skipped test otherwise, rather than
+        # every case of the suite skipping on its own line.
+        *(
+            [
+                Backend(
+                    "mssql",
+                    "mssql",
+                    "runs against a real SQL Server (ASYNCAUTH_MSSQL_URL)",
+                    mssql_database,
+                    MssqlRaw.open,
+                )
+            ]
+            if os.environ.get("ASYNCAUTH_MSSQL_URL")
+            else []
+        ),
+    )
+    + _LAYOUT_BACKENDS
+    + _MONGO_BACKENDS
+)

@@ -34,7 +34,8 @@ DATETIME_COLUMNS = frozenset(
 BOOL_COLUMNS = frozenset({"credential_backed_up"})
 TABLES = ("users", "accounts", "sessions", "verification_requests", "authenticators")
 
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+# camelCase too: the Auth.js layouts' columns ("userId"), always quoted.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The one text format docs/schema.md allows for SQLite datetimes (what NextAuth v3 writes).
 _SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}")
 
@@ -564,7 +565,7 @@ class MssqlRaw(_SqlRaw):
     async def connect(url: str) -> Any:
         import aioodbc
 
-        from asyncauth._odbc_adapter import mssql_connection_string
+        from asyncauth._odbc import mssql_connection_string
 
         return await aioodbc.connect(dsn=mssql_connection_string(url), autocommit=True)
 

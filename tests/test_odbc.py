@@ -36,7 +36,7 @@ UTC = timezone.utc
 
 
 def test_mssql_url_builds_a_sql_server_connection_string() -> None:
-    from asyncauth._odbc_adapter import mssql_connection_string
+    from asyncauth._odbc import mssql_connection_string
 
     text = mssql_connection_string(
         "mssql://app:p%3Bw%7Dd@db.example:1433/auth?TrustServerCertificate=yes&Encrypt=no"

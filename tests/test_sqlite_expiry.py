@@ -32,6 +32,9 @@ def _forms(instant: datetime) -> list[str]:
         local.isoformat(timespec="milliseconds"),  # 2026-12-01T12:00:00.000+02:00
         local.strftime("%Y-%m-%d %H:%M:%S+02:00"),
         west.isoformat(timespec="seconds"),
+        # The extreme offsets: the purge's date bound must let both through.
+        instant.astimezone(timezone(timedelta(hours=14))).isoformat(timespec="milliseconds"),
+        instant.astimezone(timezone(-timedelta(hours=12))).isoformat(timespec="milliseconds"),
     ]
 
 
@@ -126,4 +129,22 @@ async def test_the_session_read_is_one_indexed_lookup(setup: tuple[str, Path]) -
     details = [row[-1] for row in plan]
     assert any("USING INDEX" in d and "session_token" in d for d in details), details
     assert not any(d.startswith("SCAN") for d in details), details
+    db.close()
+
+
+@pytest.mark.parametrize("name", ["purge_sessions", "purge_verification_tokens"])
+async def test_a_purge_batch_walks_the_expires_index(setup: tuple[str, Path], name: str) -> None:
+    url, path = setup
+    async with await asyncauth.connect(url) as auth:
+        sql = auth.queries[name].single
+        assert sql is not None
+    db = sqlite3.connect(path)
+    args = sql.bind({"now": "2026-01-01 00:00:00.000", "batch_size": 10})
+    plan = db.execute("EXPLAIN QUERY PLAN " + sql.sql, args).fetchall()
+    details = [row[-1] for row in plan]
+    # The inner SELECT is a range over the expires index, not a scan of the whole table.
+    assert any(d.startswith("SEARCH") and "INDEX" in d and "expires<" in d for d in details), (
+        details
+    )
+    assert not any(d.startswith("SCAN") and "INDEX" not in d for d in details), details
     db.close()

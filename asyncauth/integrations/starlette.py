@@ -42,6 +42,7 @@ from .._models import Session, User
 
 __all__ = [
     "COOKIE_NAME",
+    "FLAVORS",
     "SECURE_COOKIE_NAME",
     "Authenticated",
     "NextAuthSessions",
@@ -54,6 +55,14 @@ UTC = timezone.utc
 DAY = 86_400
 COOKIE_NAME = "next-auth.session-token"
 SECURE_COOKIE_NAME = "__Secure-next-auth.session-token"
+#: the session cookie of each Auth.js generation: NextAuth v4 (and v3) call it
+#: ``next-auth.session-token``, Auth.js v5 ``authjs.session-token``; ``both`` reads either
+#: (an app part-way through the upgrade), preferring v5's, and writes v5's for a new cookie
+FLAVORS: dict[str, tuple[str, ...]] = {
+    "next-auth": (COOKIE_NAME,),
+    "authjs": ("authjs.session-token",),
+    "both": ("authjs.session-token", COOKIE_NAME),
+}
 # Where SessionCookieMiddleware leaves the list of Set-Cookie headers to add to the response.
 _SCOPE_KEY = "asyncauth.set_cookie"
 # Where each NextAuthSessions instance caches its answer for the request, keyed by instance:
@@ -116,7 +125,8 @@ class NextAuthSessions:
     written only when ``expires - max_age + update_age`` has passed, then slides to
     ``now + max_age``, so each session costs at most one write per ``update_age``. The slid
     cookie expiry is sent back by :class:`SessionCookieMiddleware`, which the app must install
-    unless ``slide=False``.
+    unless ``slide=False``. ``flavor`` picks the cookie name: ``"next-auth"`` (v3/v4, the
+    default), ``"authjs"`` (Auth.js v5) or ``"both"``; ``cookie_name`` overrides it.
     """
 
     def __init__(
@@ -128,12 +138,17 @@ class NextAuthSessions:
         cookie_domain: str | None = None,
         slide: bool = True,
         state_key: str = "auth",
+        flavor: str = "next-auth",
     ) -> None:
         for name, value in (("max_age", max_age), ("update_age", update_age)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int (seconds)")
         self.max_age = max_age
         self.update_age = update_age
+        if flavor not in FLAVORS:
+            raise ValueError(f"flavor must be one of {sorted(FLAVORS)}, not {flavor!r}")
+        self.flavor = flavor
+        self._cookie_names = FLAVORS[flavor]
         self.cookie_name = cookie_name
         self.cookie_domain = cookie_domain
         self.slide = slide
@@ -145,10 +160,20 @@ class NextAuthSessions:
         return f"NextAuthSessions(max_age={self.max_age}, update_age={self.update_age})"
 
     def cookie_for(self, conn: HTTPConnection) -> str:
-        """The cookie NextAuth uses for this request: ``__Secure-`` prefixed over HTTPS."""
+        """The cookie NextAuth uses for this request: ``__Secure-`` prefixed over HTTPS.
+
+        With ``flavor="both"`` it is the first of Auth.js v5's and NextAuth v4's names that the
+        request carries (v5's when it carries neither).
+        """
         if self.cookie_name is not None:
             return self.cookie_name
-        return SECURE_COOKIE_NAME if conn.url.scheme in ("https", "wss") else COOKIE_NAME
+        prefix = "__Secure-" if conn.url.scheme in ("https", "wss") else ""
+        names = [prefix + name for name in self._cookie_names]
+        if len(names) > 1:
+            for name in names:
+                if conn.cookies.get(name):
+                    return name
+        return names[0]
 
     async def __call__(self, request: HTTPConnection) -> Authenticated:
         found = await self.optional(request)

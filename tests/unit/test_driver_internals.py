@@ -64,6 +64,20 @@ def _aioodbc_conn_execute_executor() -> bool:
     )
 
 
+def _aiomysql_pool_wakeup() -> bool:
+    # _mysql._release_borrowed wakes a waiter after giving back a connection it closed.
+    from aiomysql.pool import Pool
+
+    return inspect.iscoroutinefunction(getattr(Pool, "_wakeup", None))
+
+
+def _aioodbc_pool_wakeup() -> bool:
+    # _odbc._release_borrowed wakes a waiter after giving back a connection it closed.
+    from aioodbc.pool import Pool
+
+    return inspect.iscoroutinefunction(getattr(Pool, "_wakeup", None))
+
+
 def _pyodbc_autocommit() -> bool:
     import pyodbc
 
@@ -116,6 +130,8 @@ INTERNALS: dict[str, Callable[[], bool]] = {
     "aiomysql Connection._loop, ._reader, get_transaction_status()": _aiomysql_loop_and_reader,
     "aiomysql DictCursor._show_warnings (overridden)": _aiomysql_show_warnings,
     "aioodbc Connection._conn, ._executor, ._execute()": _aioodbc_conn_execute_executor,
+    "aiomysql Pool._wakeup()": _aiomysql_pool_wakeup,
+    "aioodbc Pool._wakeup()": _aioodbc_pool_wakeup,
     "pyodbc Connection.autocommit": _pyodbc_autocommit,
     "pymongo LogMessage._kwargs": _pymongo_log_message_kwargs,
     "pymongo OperationFailure._message, ._OperationFailure__details": (

@@ -135,7 +135,7 @@ def test_connect_configuration_errors(url: str, options: dict[str, object], mess
 
 
 def test_sqlite_url_paths() -> None:
-    from asyncauth._sqlite_adapter import path_from_url
+    from asyncauth._sqlite import path_from_url
 
     assert path_from_url("sqlite:///:memory:") == ":memory:"
     assert path_from_url("sqlite:///rel/x.db") == "rel/x.db"
@@ -198,3 +198,105 @@ def test_every_driver_error_class_is_mapped() -> None:
             assert issubclass(cls, driver.errors), f"{cls} is not caught by {driver.__name__}"
             instance = _an_instance(cls)
             assert isinstance(driver.map_error(instance), AsyncAuthError)
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "key"),
+    [
+        ("users.email", None, "users.email"),  # SQLite, MySQL 8
+        ("email", None, "users.email"),  # MariaDB, PostgreSQL's constraint name
+        ("email", "dbo.users", "users.email"),  # SQL Server names the table too
+        ("session_token", "sessions", "sessions.session_token"),
+        ("email", "sessions", None),  # a table the index does not belong to
+        ("users.phone", None, "users.phone"),  # a custom model's unique column
+        ("UQ_97672ac88f789774dd47f7c8be3", "users", None),  # a name asyncauth did not make
+        ("accounts.provider, accounts.providerAccountId", None, None),
+        (None, None, None),
+    ],
+)
+def test_unique_key_is_table_dot_column(
+    name: str | None, table: str | None, key: str | None
+) -> None:
+    from asyncauth._driver import unique_key
+
+    assert unique_key(name, table) == key
+
+
+def test_exported_names_report_the_public_module() -> None:
+    for name in asyncauth.__all__:
+        if name != "__version__":
+            assert getattr(asyncauth, name).__module__ == "asyncauth", name
+    assert repr(asyncauth.User).startswith("<class 'asyncauth.User'")
+
+
+def test_adapters_implement_the_protocol_visibly() -> None:
+    import inspect
+
+    from asyncauth import Adapter
+
+    for cls in (asyncauth.SqliteAdapter, asyncauth.PostgresAdapter, asyncauth.MongoAdapter):
+        assert issubclass(cls, Adapter) and Adapter in cls.__mro__
+        assert inspect.getdoc(cls.get_session_and_user), cls
+    # NextAuth v3's own reads are not part of the public contract.
+    assert not any(name.startswith("_get") or name == "_link_account_at" for name in vars(Adapter))
+
+
+def test_typeorm_options_become_a_quoted_url() -> None:
+    from urllib.parse import unquote, urlsplit
+
+    from asyncauth._connect import typeorm_url
+
+    hostile = "p@ss:/w?o#r%d "
+    url, sync = typeorm_url(
+        {
+            "type": "postgres",
+            "host": "db",
+            "port": 5433,
+            "username": "a@b",
+            "password": hostile,
+            "database": "auth/x",
+            "ssl": True,
+            "synchronize": True,
+        }
+    )
+    parts = urlsplit(url)
+    assert sync and parts.scheme == "postgresql" and parts.hostname == "db" and parts.port == 5433
+    assert unquote(parts.username or "") == "a@b" and unquote(parts.password or "") == hostile
+    assert unquote(parts.path) == "/auth/x" and parts.query == "sslmode=require"
+    assert typeorm_url({"type": "sqlite", "database": ":memory:", "synchronize": True}) == (
+        "sqlite:///:memory:",
+        True,
+    )
+    assert (
+        typeorm_url({"type": "sqlite", "database": "/abs/a b.db"})[0] == "sqlite:////abs/a%20b.db"
+    )
+    url, _ = typeorm_url({"type": "mariadb", "host": "::1", "database": "d"})
+    assert url == "mariadb://[::1]/d"
+
+
+def test_typeorm_mssql_password_reaches_the_connection_string_intact() -> None:
+    from asyncauth._odbc import mssql_connection_string
+
+    url, _ = asyncauth._connect.typeorm_url(
+        {"type": "mssql", "host": "sql", "username": "sa", "password": "x;y}@z", "database": "a"}
+    )
+    assert "PWD={x;y}}@z}" in mssql_connection_string(url)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"type": "sqlite", "database": ":memory:", "entities": []}, "'entities'"),
+        ({"type": "oracle", "database": "x"}, "type must be one of"),
+        ({"type": "sqlite"}, "needs database"),
+        ({"type": "sqlite", "database": "x", "host": "h"}, "takes no host"),
+        ({"type": "postgres", "host": "a/b", "database": "d"}, "'host'"),
+        ({"type": "postgres", "port": "5432", "database": "d"}, "'port'"),
+        ({"type": "postgres", "password": "p", "database": "d"}, "needs 'username'"),
+        ({"type": "postgres", "ssl": {"ca": "..."}, "database": "d"}, "'ssl'"),
+        ({"type": "sqlite", "database": ":memory:", "synchronize": "yes"}, "synchronize"),
+    ],
+)
+def test_typeorm_options_refused_by_name(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        asyncauth.connect(config)

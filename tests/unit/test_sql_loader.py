@@ -10,7 +10,8 @@ from asyncauth import ConfigurationError
 from asyncauth._sql import _parse, load_migrations, load_queries, split_statements
 
 SQL_ROOT = Path(__file__).resolve().parents[2] / "asyncauth" / "sql"
-SQL_DIALECTS = sorted(p.name for p in SQL_ROOT.iterdir() if p.is_dir())
+# sql/layouts/ holds the other table layouts (tests/test_layouts.py), not a dialect.
+SQL_DIALECTS = sorted(p.name for p in SQL_ROOT.iterdir() if p.is_dir() and p.name != "layouts")
 
 
 def parse(text: str, style: str = "qmark") -> dict[str, object]:

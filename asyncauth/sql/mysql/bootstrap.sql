@@ -57,3 +57,18 @@ ORDER BY table_name, index_name, seq_in_index;
 COMMIT;
 SELECT RELEASE_LOCK(CONCAT('asyncauth:', LEFT(SHA2(CONCAT(DATABASE(), ':', :key), 256), 40)))
        AS released;
+
+-- The three queries below serve PostgreSQL's concurrent index builds (see its bootstrap.sql);
+-- this dialect never runs them. They are here so that every dialect has the same names.
+
+-- name: bootstrap_session_lock
+-- params: key
+SELECT 1 AS acquired, :key AS lock_key;
+
+-- name: bootstrap_session_unlock
+-- params: key
+SELECT :key AS lock_key;
+
+-- name: bootstrap_invalid_index
+-- params: name
+SELECT :name AS index_name WHERE 1 = 0;

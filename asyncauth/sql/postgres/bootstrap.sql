@@ -48,3 +48,25 @@ ORDER BY t.relname, i.relname, k.ord;
 -- params: key
 -- Nothing to do: the advisory lock is transaction-scoped and ends with the commit.
 SELECT :key::bigint AS lock_key;
+
+-- name: bootstrap_session_lock
+-- params: key
+-- The same lock as bootstrap_lock, held by the session instead: a bootstrap that builds
+-- indexes with CREATE INDEX CONCURRENTLY (which cannot run in a transaction) keeps it across
+-- its transactions. Only tries; bootstrap polls it until lock_timeout.
+SELECT pg_try_advisory_lock(:key::bigint) AS acquired;
+
+-- name: bootstrap_session_unlock
+-- params: key
+-- Run outside any transaction, so it works after a failed migration too.
+SELECT pg_advisory_unlock(:key::bigint) AS released;
+
+-- name: bootstrap_invalid_index
+-- params: name
+-- An index of this name that a crashed CREATE INDEX CONCURRENTLY left INVALID: IF NOT EXISTS
+-- would keep it, unusable, so bootstrap drops it and builds it again.
+SELECT i.relname::text AS index_name
+FROM pg_index ix
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_namespace n ON n.oid = i.relnamespace
+WHERE n.nspname = current_schema() AND i.relname = :name AND NOT ix.indisvalid;

@@ -18,7 +18,8 @@ WHERE identifier = :identifier AND token = :token;
 -- name: purge_verification_tokens
 -- params: now, batch_size
 -- SQLite has one writer at a time: a bounded batch keeps each write lock short. expires is
--- compared as an instant, whatever ISO-8601 form wrote it (see sessions.sql).
+-- compared as an instant, through the expires index, as purge_sessions explains.
 DELETE FROM verification_requests WHERE id IN (
-  SELECT id FROM verification_requests WHERE strftime('%Y-%m-%d %H:%M:%f', expires) < :now
-  ORDER BY strftime('%Y-%m-%d %H:%M:%f', expires) LIMIT :batch_size);
+  SELECT id FROM verification_requests
+  WHERE expires < date(:now, '+2 days') AND strftime('%Y-%m-%d %H:%M:%f', expires) < :now
+  ORDER BY expires LIMIT :batch_size);
