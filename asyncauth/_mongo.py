@@ -108,19 +108,25 @@ def _is_duplicate(exc: pe.OperationFailure) -> bool:
 
 # The server names the collection in its message: "... collection: app.sessions index: ...".
 _COLLECTION: Final = re.compile(r"collection: [^.\s]+\.(\S+) index: ")
+_CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
 
 
 def _duplicate_key(exc: pe.OperationFailure) -> str | None:
-    """``collection.field`` of the unique index a write broke (``field,field`` when it has
-    several), from its key pattern: never the value, which the server quotes beside it."""
+    """The unique key a write broke, as ``table.column`` in the contract's names, like the SQL
+    backends (``sessions.sessionToken`` is ``sessions.session_token``): from the error's key
+    pattern, never its value, which the server quotes beside it."""
     details: Mapping[str, Any] = exc.details or {}
     errors = [e for e in details.get("writeErrors") or [details] if isinstance(e, Mapping)]
     failed = next((e for e in errors if e.get("keyPattern")), None)
     if failed is None:
         return None
-    fields = ",".join(failed["keyPattern"])
+    fields = ",".join(_snake(field) for field in failed["keyPattern"])
     found = _COLLECTION.search(str(failed.get("errmsg", "")))
-    return f"{found.group(1)}.{fields}" if found else fields
+    return f"{_snake(found.group(1))}.{fields}" if found else fields
 
 
 _PLACE: Final = 0  # a place at the gate; the breaker's PROBE and THROUGH take none
@@ -147,15 +153,16 @@ def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, 
                 return await fn(*args, **kwargs)
         except (pe.PyMongoError, bson.errors.BSONError) as exc:
             error = _translate(exc)
-            cause = None if isinstance(error, DuplicateError) else exc
+            if isinstance(error, DuplicateError):
+                # The driver's exception quotes the value (a token): not chained, so no
+                # logged traceback shows it; it stays, unedited, as the hidden context.
+                raise error from None
+            raise error from exc
         finally:
             if admitted == _PLACE:
                 adapter._gate.leave()
             elif admitted == PROBE:
                 adapter._breaker.probed()
-        # Raised outside the except block, so that a duplicate's driver exception, which
-        # quotes the value (a token), is neither the cause nor the context.
-        raise error from cause
 
     return wrapper
 

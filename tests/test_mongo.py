@@ -663,9 +663,9 @@ def test_duplicate_key_errors_become_duplicate_error() -> None:
     assert isinstance(unnamed, DuplicateError) and unnamed.key is None
     assert isinstance(map_error(pe.OperationFailure("E11000", 11000)), DuplicateError)
     bulk = pe.BulkWriteError(
-        {"writeErrors": [{"code": 11000, "errmsg": "dup", "keyPattern": {"token": 1}}]}
+        {"writeErrors": [{"code": 11000, "errmsg": "dup", "keyPattern": {"credentialId": 1}}]}
     )
-    assert isinstance(map_error(bulk), DuplicateError) and map_error(bulk).key == "token"
+    assert isinstance(map_error(bulk), DuplicateError) and map_error(bulk).key == "credential_id"
     assert isinstance(map_error(pe.OperationFailure("conflict", 112)), BackendError)
     assert isinstance(map_error(pe.AutoReconnect("gone")), BackendError)
 
@@ -780,12 +780,14 @@ async def test_a_duplicate_names_its_key_and_leaves_the_driver_error_alone(
     with pytest.raises(DuplicateError) as raised:
         await auth.create_session(user.id, in_future(days=1), session_token=token)
     error = raised.value
-    assert error.key == "sessions.sessionToken"
-    # The server's message quotes the token: it is neither the cause nor the context, so no
-    # logged traceback shows it.
-    assert error.__cause__ is None and error.__context__ is None
+    assert error.key == "sessions.session_token"  # the contract's names, as on SQL
+    # The server's message quotes the token: not chained, so no logged traceback shows it;
+    # PyMongo's exception stays reachable, unedited, as the suppressed context.
+    assert error.__cause__ is None and error.__suppress_context__
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    assert token[:12] not in text and "sessions.sessionToken" in text
+    assert token[:12] not in text and "sessions.session_token" in text
+    assert isinstance(error.__context__, pe.DuplicateKeyError)
+    assert token in str(error.__context__)
 
     # map_error reads PyMongo's exception without editing it.
     message = (
