@@ -13,36 +13,34 @@ too (motor reached its end of life in May 2026, so it is never a dependency): th
 differ only in which calls return awaitables (``start_session``, ``start_transaction``,
 ``aggregate``), which :func:`_settle` absorbs.
 
-"Migrations" are index sets (there is no DDL): each is created idempotently and recorded in
-``asyncauth_migrations`` under ``_id = version`` with a checksum of its specification, so many
-processes can bootstrap at once (``createIndexes`` is idempotent, and the unique ``_id`` lets
-exactly one of them record each version).
+Around the adapter, each concern in a module of its own (docs/mongodb-design.md tells why
+each exists): ``_mongo_gate`` (first come, first served in front of PyMongo's pool),
+``_mongo_breaker`` (fail fast while every server is down), ``_mongo_logs`` (no documents in
+PyMongo's command log) and ``_mongo_indexes`` (the index sets that bootstrap and check).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import hashlib
 import inspect
-import json
 import logging
-from collections import deque
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast
+from typing import Any, Final, ParamSpec, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import bson.errors
 from bson import ObjectId
 from bson.codec_options import CodecOptions
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo import errors as pe
 from pymongo import timeout as operation_timeout
 
+from . import _mongo_indexes as indexes
+from . import _mongo_logs
 from . import _validate as v
 from ._base import BaseAdapter, compound_id, new_token, now
-from ._bootstrap import warn_unknown
 from ._connect import Options
 from ._errors import (
     AsyncAuthError,
@@ -50,11 +48,13 @@ from ._errors import (
     ConfigurationError,
     DuplicateError,
     NotFoundError,
-    SchemaError,
     ValidationError,
 )
 from ._models import Account, Authenticator, PurgeResult, Session, User, VerificationToken
-from ._protocol import SessionRecord
+from ._mongo_breaker import PROBE, UNREACHABLE_WAIT, Breaker, unreachable
+from ._mongo_gate import Gate
+from ._mongo_indexes import MIGRATIONS
+from ._protocol import Adapter, SessionRecord
 from ._redact import redact_text
 from ._schema import SchemaReport
 
@@ -63,122 +63,17 @@ __all__ = ["DEFAULT_DATABASE", "MIGRATIONS", "MongoAdapter", "from_url", "map_er
 UTC: Final = timezone.utc
 #: the database used when neither the URL path nor ``database=`` names one
 DEFAULT_DATABASE: Final = "asyncauth"
-MIGRATIONS_COLLECTION: Final = "asyncauth_migrations"
 # Every read decodes BSON dates as aware UTC, whatever the client handed in was built with.
 _CODEC: Final[CodecOptions[dict[str, Any]]] = CodecOptions(tz_aware=True, tzinfo=UTC)
 
 log = logging.getLogger("asyncauth")
-# How long a call that the breaker lets through (``_Breaker``) waits for a server while every
-# server of the deployment failed its last check (``MongoAdapter._unreachable``). PyMongo
-# checks a server again at most every 0.5 s while a call waits for one, so a call made as the
-# server comes back still gets it.
-UNREACHABLE_WAIT: Final = 0.5
-# While the deployment is down, how often the breaker tries a TCP connection to its servers,
-# and for how long a server that refused one and then accepted one lets every call through to
-# PyMongo again (``_Breaker``).
-KNOCK_EVERY: Final = 0.05
-HEARD_FOR: Final = 1.0
 
 Doc = dict[str, Any]
-# (collection, key fields, options): options only ``unique`` and ``sparse``.
-IndexSpec = tuple[str, tuple[str, ...], dict[str, bool]]
-
-#: version -> (name, index specs); the MongoDB counterpart of the SQL migration files
-MIGRATIONS: Final[dict[int, tuple[str, tuple[IndexSpec, ...]]]] = {
-    1: (
-        "nextauth_v3",
-        (
-            ("users", ("email",), {"unique": True, "sparse": True}),
-            ("accounts", ("compoundId",), {"unique": True}),
-            ("accounts", ("userId",), {}),
-            ("accounts", ("providerId",), {}),
-            ("accounts", ("providerAccountId",), {}),
-            ("sessions", ("sessionToken",), {"unique": True}),
-            ("sessions", ("accessToken",), {"unique": True}),
-            ("verificationRequests", ("token",), {"unique": True}),
-        ),
-    ),
-    2: (
-        "asyncauth",
-        (
-            ("authenticators", ("credentialId",), {"unique": True}),
-            ("authenticators", ("userId",), {}),
-            # delete_user and the hot path's neighbours look sessions up by user; purge and
-            # the TTL monitor scan by expiry.
-            ("sessions", ("userId",), {}),
-            ("sessions", ("expires",), {}),
-            ("verificationRequests", ("expires",), {}),
-        ),
-    ),
-}
-# The indexes that ``ttl_indexes=True`` turns into TTL indexes (expireAfterSeconds 0: a
-# document goes once its own ``expires`` has passed).
-TTL_INDEXES: Final = (("sessions", "expires"), ("verificationRequests", "expires"))
-TTL_RECORD: Final = "ttl"
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-
-def _checksum(value: object) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
-def _spec_checksum(specs: tuple[IndexSpec, ...]) -> str:
-    return _checksum([[c, list(k), o] for c, k, o in specs])
-
-
-# The fields of PyMongo's command log records that hold documents, and what of a server's
-# failure may stay (PyMongo's own list for server-side errors).
-_DOCUMENT_FIELDS: Final = ("command", "reply", "failure")
-_FAILURE_KEPT: Final = ("code", "codeName", "errorLabels")
-
-
-class _WithholdDocuments(logging.Filter):
-    """PyMongo logs every command at DEBUG on ``pymongo.command`` with its documents: the
-    inserted session with its token, the filter of a session read, the reply holding an
-    account's OAuth tokens, a duplicate key's value. Those are secrets here: keep what
-    happened (command, database, duration, ids, a server error's code), withhold the
-    documents. PyMongo's record carries its fields in a private ``LogMessage``; if that
-    shape ever changes, the whole message is withheld rather than risk a token.
-
-    Installed once, on import, for the whole process: it also withholds the documents of
-    the application's own commands, since a record does not say which client's adapter
-    sent it.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        fields = getattr(record.msg, "_kwargs", None)
-        if not isinstance(fields, dict):
-            if not isinstance(record.msg, str) or record.args:
-                record.msg, record.args = "PyMongo command event (withheld by asyncauth)", ()
-            return True
-        shown: dict[str, Any] = {}
-        for key, value in fields.items():
-            if key == "failure" and isinstance(value, Mapping):
-                shown[key] = {k: value[k] for k in _FAILURE_KEPT if k in value}
-            elif key == "command" and isinstance(value, Mapping) and value:
-                name, target = next(iter(value.items()))
-                shown[key] = {name: target if isinstance(target, str) else "…", "…": "withheld"}
-            elif key in _DOCUMENT_FIELDS:
-                shown[key] = "withheld by asyncauth"
-            elif value is None or key in ("isServerSideError", "speculative_authenticate"):
-                continue
-            elif hasattr(value, "total_seconds"):  # durationMS, a timedelta until formatted
-                shown[key] = value.total_seconds() * 1000
-            else:
-                shown[key] = value if isinstance(value, str | int | float | bool) else str(value)
-        record.msg, record.args = json.dumps(shown, default=str), ()
-        return True
-
-
-def _install_filter() -> None:
-    logger = logging.getLogger("pymongo.command")
-    if not any(isinstance(f, _WithholdDocuments) for f in logger.filters):
-        logger.addFilter(_WithholdDocuments())
-
-
-_install_filter()
+_mongo_logs.install()
 
 
 def _translate(exc: BaseException) -> AsyncAuthError:
@@ -189,9 +84,11 @@ def _translate(exc: BaseException) -> AsyncAuthError:
 
 
 def map_error(exc: BaseException) -> AsyncAuthError:
-    """The asyncauth error for a PyMongo/BSON exception (the caller chains it)."""
+    """The asyncauth error for a PyMongo/BSON exception (the caller chains it, except a
+    DuplicateError: the driver's exception quotes the duplicated value)."""
     if isinstance(exc, pe.OperationFailure) and _is_duplicate(exc):
-        return DuplicateError(f"unique key taken: {_withhold_key_values(exc)}")
+        key = _duplicate_key(exc)
+        return DuplicateError(f"unique key taken: {key or 'not named by the server'}", key=key)
     if isinstance(exc, pe.ConfigurationError):
         return ConfigurationError(str(exc))
     if isinstance(exc, pe.WaitQueueTimeoutError):
@@ -209,223 +106,62 @@ def _is_duplicate(exc: pe.OperationFailure) -> bool:
     return False
 
 
-def _withhold_key_values(exc: pe.OperationFailure) -> str:
-    """Strip the duplicated value from the driver's exception; name the key's fields.
+# The server names the collection in its message: "... collection: app.sessions index: ...".
+_COLLECTION: Final = re.compile(r"collection: [^.\s]+\.(\S+) index: ")
+_CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
-    The server's message and details quote the value (``dup key: { sessionToken: "..." }``),
-    and the chained exception prints in every logged traceback: a session or verification
-    token must not end up in logs.
-    """
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+def _duplicate_key(exc: pe.OperationFailure) -> str | None:
+    """The unique key a write broke, as ``table.column`` in the contract's names, like the SQL
+    backends (``sessions.sessionToken`` is ``sessions.session_token``): from the error's key
+    pattern, never its value, which the server quotes beside it."""
     details: Mapping[str, Any] = exc.details or {}
-    errors = details.get("writeErrors") or [details]
-    pattern = next((e.get("keyPattern") for e in errors if e.get("keyPattern")), None) or {}
-    fields = ", ".join(pattern) or "unknown"
-    note = f"E11000 duplicate key on ({fields}); the value is withheld by asyncauth"
-    exc.args = (note,)
-    exc._message = note
-    exc._OperationFailure__details = {"code": exc.code, "keyPattern": dict(pattern)}  # type: ignore[attr-defined]
-    return f"({fields})"
+    errors = [e for e in details.get("writeErrors") or [details] if isinstance(e, Mapping)]
+    failed = next((e for e in errors if e.get("keyPattern")), None)
+    if failed is None:
+        return None
+    fields = ",".join(_snake(field) for field in failed["keyPattern"])
+    found = _COLLECTION.search(str(failed.get("errmsg", "")))
+    return f"{_snake(found.group(1))}.{fields}" if found else fields
 
 
-# What a wait at the gate ends with.
-_PLACE: Final = 1  # a place was handed over
-_TIMED_OUT: Final = 0  # none within the timeout
-_DOWN: Final = 2  # the deployment went down meanwhile: no place, go and fail fast
-_PROBE: Final = 3  # down, and this call is the breaker's probe (no place either)
-
-
-class _FairGate:
-    """At most ``size`` operations of one adapter at once, let in first come, first served.
-
-    PyMongo's pool lets a caller that arrives while a connection is free take it, even when
-    others have been waiting for seconds: the waiter it woke finds the place gone and waits
-    again, at the back of the queue. Under more callers than connections, a task that has
-    just finished an operation starts its next one without yielding and takes back the
-    connection it returned, so some waiters starve. Measured with the reliability load (256
-    tasks, a pool of 10, on SecantusDB): half the checkouts waited 0 s, the slowest 16 s,
-    while no command took more than 0.3 s; under a busier machine some passed the 30 s
-    timeout. This gate, in front of the pool, hands each freed place to the longest waiter,
-    and keeps no more operations in flight than the pool has connections, so PyMongo's own
-    wait does not happen (unless the application shares the client).
-    """
-
-    __slots__ = ("_free", "_waiters")
-
-    # How often a waiter looks whether the deployment went down (see ``acquire``).
-    CHECK_EVERY: Final = 0.1
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._waiters: deque[asyncio.Future[int]] = deque()
-
-    def try_acquire(self) -> bool:
-        """Take a place if one is free and nobody waits (the hot path: no timer, no future)."""
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return True
-        return False
-
-    async def acquire(self, timeout: float, down: Callable[[], bool] = lambda: False) -> int:
-        """Wait in line for a place: ``_PLACE``, ``_TIMED_OUT`` after ``timeout`` seconds, or
-        ``_DOWN`` as soon as ``down()`` says so (the places may be held for the whole
-        timeout by calls stuck on a server that went away; a waiter then fails fast)."""
-        loop = asyncio.get_running_loop()
-        place: asyncio.Future[int] = loop.create_future()
-        self._waiters.append(place)
-        deadline = loop.time() + timeout
-        timer: list[asyncio.TimerHandle] = []
-
-        def check() -> None:
-            if place.done():
-                return
-            if down():
-                place.set_result(_DOWN)
-            elif loop.time() >= deadline:
-                place.set_result(_TIMED_OUT)
-            else:
-                timer[:] = [loop.call_at(min(deadline, loop.time() + self.CHECK_EVERY), check)]
-
-        timer.append(loop.call_at(min(deadline, loop.time() + self.CHECK_EVERY), check))
-        try:
-            return await place
-        except BaseException:
-            # Cancelled after a place was handed over, before this task resumed: pass it on.
-            if place.done() and not place.cancelled() and place.result() == _PLACE:
-                self.release()
-            raise
-        finally:
-            timer[0].cancel()
-            if not place.done() or place.result() != _PLACE:
-                try:
-                    self._waiters.remove(place)
-                except ValueError:
-                    pass
-
-    def release(self) -> None:
-        """Give the place to the longest waiter still waiting, else free it."""
-        while self._waiters:
-            place = self._waiters.popleft()
-            if not place.done():
-                place.set_result(_PLACE)  # handed over directly: nobody can barge in between
-                return
-        self._free += 1
-
-
-class _Breaker:
-    """A circuit breaker for the time every server of the deployment is down.
-
-    PyMongo lets a call wait for a server (or retries it) until the call's whole timeout, in
-    case the server comes back. During an outage every call would then hang for ``timeout``,
-    where a SQL pool fails at once on a refused connection. So while PyMongo's topology says
-    that every server failed its last check (``MongoAdapter._unreachable``: after an operation
-    failed on a network error, or a monitor check did), calls fail at once with
-    ``BackendError``, except:
-
-    - one probe at a time goes through to PyMongo (with ``UNREACHABLE_WAIT``): a call waiting
-      for a server makes PyMongo's monitor check the servers every 0.5 s instead of every
-      ``heartbeatFrequencyMS`` (10 s by default), so PyMongo sees the server come back;
-    - a server whose port refused a TCP connection and then accepts one (tried at most every
-      ``KNOCK_EVERY`` s) lets every call through for ``HEARD_FOR`` s. PyMongo's monitor wakes
-      only on a 0.5 s grid (its periodic executor sleeps in steps of
-      ``minHeartbeatFrequencyMS`` before it looks whether a check was requested), so it
-      notices a restarted server up to 0.5 s late; calls let through in that gap wait in
-      PyMongo for the check and succeed, instead of being refused by a breaker that does not
-      know yet. Only a refusal followed by an accept counts: a server shutting down accepts
-      for a moment after its connections failed, and a hung server or a proxy in front of a
-      dead one accepts all along; those get the probe only.
-
-    The breaker closes as soon as PyMongo's topology knows a server again. It only reads the
-    topology, so a client handed in by the application keeps its settings.
-    """
-
-    __slots__ = ("_heard", "_knocking", "_next_knock", "_probing", "_refused")
-
-    def __init__(self) -> None:
-        self._probing = False  # a probe is inside PyMongo
-        self._knocking = False  # a TCP connection is being tried
-        self._next_knock = float("-inf")
-        self._refused = False  # the last knock was refused
-        self._heard = float("-inf")  # when a knock was accepted after a refusal
-
-    async def admit(self, adapter: MongoAdapter) -> int:
-        """``_PROBE`` or ``_DOWN`` (let through, with ``UNREACHABLE_WAIT``), else raise."""
-        loop = asyncio.get_running_loop()
-        if loop.time() - self._heard < HEARD_FOR:
-            return _DOWN
-        if not self._probing:
-            self._probing = True
-            return _PROBE
-        if not self._knocking and loop.time() >= self._next_knock:
-            self._knocking = True
-            try:
-                listening = await _listening(adapter._addresses(), UNREACHABLE_WAIT)
-            finally:
-                self._knocking = False
-                self._next_knock = loop.time() + KNOCK_EVERY
-            came_back, self._refused = listening and self._refused, not listening
-            if came_back:
-                log.debug("mongodb: a server accepts connections again; letting calls through")
-                self._heard = loop.time()
-                return _DOWN
-        raise BackendError(f"MongoDB unreachable: {adapter._down_reason()}")
-
-    def probed(self) -> None:
-        """The probe came back (answered or failed): the next call may probe."""
-        self._probing = False
-
-
-async def _listening(addresses: list[tuple[str, int | None]], wait: float) -> bool:
-    """Whether any of these servers accepts a TCP (or Unix socket) connection within ``wait``."""
-    for host, port in addresses:
-        try:
-            if port is None:  # PyMongo's address of a Unix domain socket
-                opening = asyncio.open_unix_connection(host)
-            else:
-                opening = asyncio.open_connection(host, port)
-            _, writer = await asyncio.wait_for(opening, wait)
-        except (OSError, asyncio.TimeoutError):
-            continue
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except OSError:
-            pass
-        return True
-    return False
+_PLACE: Final = 0  # a place at the gate; the breaker's PROBE and THROUGH take none
 
 
 def _translated(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
     """Run an adapter method through the adapter's breaker and gate, and turn driver
-    exceptions into asyncauth's, in one place (``raise ... from``)."""
+    exceptions into asyncauth's, in one place."""
 
     @functools.wraps(fn)
     async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         adapter = cast("MongoAdapter", args[0])
-        gate = adapter._gate
-        got = _PLACE
-        if adapter._unreachable():
-            got = await adapter._breaker.admit(adapter)
-        elif not gate.try_acquire():
-            got = await gate.acquire(adapter._timeout, adapter._unreachable)
-            if got == _DOWN:
-                got = await adapter._breaker.admit(adapter)
-        if got == _TIMED_OUT:
-            raise BackendError(f"no MongoDB connection free within {adapter._timeout} s")
+        admitted = _PLACE
+        if unreachable(adapter._client) or await adapter._gate.enter() is None:
+            admitted = await adapter._breaker.admit(adapter._client)
         try:
-            if got != _PLACE:
-                # Down: a call let through waits UNREACHABLE_WAIT, not the whole timeout, and
-                # takes no place at the gate: a call that finds no server holds no connection,
-                # and the places may all be held by calls that were in flight when it went
-                # down (PyMongo retries those until their timeout, in case it comes back).
-                with operation_timeout(min(adapter._timeout, UNREACHABLE_WAIT)):
-                    return await fn(*args, **kwargs)
-            return await fn(*args, **kwargs)
+            if admitted == _PLACE:
+                return await fn(*args, **kwargs)
+            # Down: a call let through waits UNREACHABLE_WAIT, not the whole timeout, and
+            # takes no place at the gate: a call that finds no server holds no connection,
+            # and the places may all be held by calls that were in flight when it went
+            # down (PyMongo retries those until their timeout, in case it comes back).
+            with operation_timeout(min(adapter._timeout, UNREACHABLE_WAIT)):
+                return await fn(*args, **kwargs)
         except (pe.PyMongoError, bson.errors.BSONError) as exc:
-            raise _translate(exc) from exc
+            error = _translate(exc)
+            if isinstance(error, DuplicateError):
+                # The driver's exception quotes the value (a token): not chained, so no
+                # logged traceback shows it; it stays, unedited, as the hidden context.
+                raise error from None
+            raise error from exc
         finally:
-            if got == _PLACE:
-                gate.release()
-            elif got == _PROBE:
+            if admitted == _PLACE:
+                adapter._gate.leave()
+            elif admitted == PROBE:
                 adapter._breaker.probed()
 
     return wrapper
@@ -529,7 +265,7 @@ def _token(doc: Mapping[str, Any]) -> VerificationToken:
     )
 
 
-class MongoAdapter(BaseAdapter):
+class MongoAdapter(BaseAdapter, Adapter):
     """MongoDB through PyMongo's ``AsyncMongoClient`` (or a motor client handed in).
 
     ``MongoAdapter(client)`` wraps a client the application owns (``aclose()`` leaves it
@@ -568,8 +304,11 @@ class MongoAdapter(BaseAdapter):
         self.ttl_indexes = ttl_indexes
         self._transactions = transactions
         self._db: Any = None
-        self._gate = _FairGate(pool_size or _client_pool_size(client))
-        self._breaker = _Breaker()
+        # The deployment is down: a waiter at the gate leaves the line for the breaker.
+        self._gate = Gate(
+            pool_size or _client_pool_size(client), timeout, lambda: unreachable(self._client)
+        )
+        self._breaker = Breaker()
 
     def __repr__(self) -> str:
         return f"<MongoAdapter database={self._database_name!r}>"
@@ -611,41 +350,6 @@ class MongoAdapter(BaseAdapter):
         self._sessions = db["sessions"]
         self._tokens = db["verificationRequests"]
         self._authenticators = db["authenticators"]
-        self._migrations = db[MIGRATIONS_COLLECTION]
-
-    def _unreachable(self) -> bool:
-        """Whether every server the client knows of failed its last check: it is down.
-
-        PyMongo then waits for a server for the whole timeout (under ``timeoutMS`` it ignores
-        ``serverSelectionTimeoutMS``), where a SQL pool fails at once on a refused
-        connection: during an outage every call would hang for ``timeout``. A deployment not
-        checked yet (startup) and one with any member up (a replica set electing a primary)
-        get the whole timeout.
-        """
-        try:
-            servers = self._client.topology_description.server_descriptions().values()
-        except AttributeError:  # not opened, or a client of another shape: no shortcut
-            return False
-        return bool(servers) and all(
-            s.error is not None and not s.is_server_type_known for s in servers
-        )
-
-    def _addresses(self) -> list[tuple[str, int | None]]:
-        """The (host, port) of every server the client knows of."""
-        try:
-            return list(self._client.topology_description.server_descriptions())
-        except AttributeError:
-            return []
-
-    def _down_reason(self) -> str:
-        """Why the deployment is down, as PyMongo's last check of its servers says (PyMongo's
-        check errors name the address and the socket error, never credentials)."""
-        try:
-            servers = self._client.topology_description.server_descriptions().values()
-        except AttributeError:
-            servers = []
-        reasons = [str(s.error) for s in servers if s.error is not None]
-        return "; ".join(reasons) or "no server answered its last check"
 
     async def aclose(self) -> None:
         """Close the client if this adapter made it."""
@@ -939,14 +643,10 @@ class MongoAdapter(BaseAdapter):
         token = self._lookup_text(session_token, "session_token")
         if token is None:
             return None
-        # One round trip: the session and its user in one $match/$lookup aggregation.
-        # Measured side by side against two find_one calls (benchmarks/mongo_hot_path.py,
-        # benchmarks/results/mongo_hot_path.json), the aggregation was faster on SecantusDB
-        # (0.8x the latency, 1.45x the throughput with 20 concurrent readers): the
-        # per-command cost of the server outweighs the pipeline's. Both reads use the
-        # unique sessionToken index and the _id index. An expired session is filtered here,
-        # not left to the TTL monitor, which runs only once a minute. Values sit in an
-        # equality $match only, where a leading "$" is plain text, not a field path.
+        # One round trip: the session and its user in one $match/$lookup aggregation, faster
+        # than two find_one calls (docs/mongodb.md, "The session read"). An expired session
+        # is filtered here, not left to the TTL monitor, which runs once a minute. Values sit
+        # in an equality $match only, where a leading "$" is plain text, not a field path.
         cursor = await _settle(
             self._sessions.aggregate(session_and_user_pipeline(self._session_key(token), now()))
         )
@@ -1162,14 +862,6 @@ class MongoAdapter(BaseAdapter):
 
     # -- bootstrap and check -----------------------------------------------------------------
 
-    def _wanted(self) -> dict[int | str, str]:
-        wanted: dict[int | str, str] = {
-            version: _spec_checksum(specs) for version, (_, specs) in MIGRATIONS.items()
-        }
-        if self.ttl_indexes:
-            wanted[TTL_RECORD] = _checksum([list(t) for t in TTL_INDEXES])
-        return wanted
-
     @_translated
     async def bootstrap(self) -> list[int]:
         """Create what is missing of the bundled index sets; the versions recorded now.
@@ -1178,165 +870,13 @@ class MongoAdapter(BaseAdapter):
         holds a different definition: that is a SchemaError naming it (see ``check``).
         """
         await self.open()
-        wanted = self._wanted()
-        applied = {d["_id"]: d.get("checksum") async for d in self._migrations.find({})}
-        for key, checksum in wanted.items():
-            have = applied.get(key)
-            if have is not None and have != checksum:
-                raise SchemaError(
-                    f"migration {key} was applied with checksum {str(have)[:12]}…, but the "
-                    f"bundled index set now has {checksum[:12]}…: refusing to guess"
-                )
-        warn_unknown(_unknown_records(applied), "mongodb")
-        if all(key in applied for key in wanted):
-            log.debug("bootstrap: mongodb index sets are current")
-            return []
-        done: list[int] = []
-        for version, (name, specs) in MIGRATIONS.items():
-            if version in applied:
-                continue
-            log.debug("bootstrap: creating mongodb index set %d (%s)", version, name)
-            await self._create_indexes(specs)
-            if await self._record(version, name, wanted[version]):
-                done.append(version)
-            else:
-                log.debug("bootstrap: index set %d was recorded by another process", version)
-        if self.ttl_indexes and TTL_RECORD not in applied:
-            log.debug("bootstrap: turning the expires indexes into TTL indexes")
-            await self._make_ttl()
-            await self._record(TTL_RECORD, "ttl_indexes", wanted[TTL_RECORD])
-        return done
-
-    async def _record(self, key: int | str, name: str, checksum: str) -> bool:
-        """Record a migration; False when another process recorded it first."""
-        try:
-            await self._migrations.insert_one(
-                # The SQL table's columns too (version, name, checksum, appliedAt).
-                {"_id": key, "version": key, "name": name, "checksum": checksum, "appliedAt": now()}
-            )
-        except pe.DuplicateKeyError:
-            return False
-        return True
-
-    async def _live_indexes(self, collection: str) -> list[Doc]:
-        info: dict[str, Doc] = await self._db[collection].index_information()
-        return list(info.values())
-
-    async def _create_indexes(self, specs: tuple[IndexSpec, ...]) -> None:
-        by_collection: dict[str, list[IndexSpec]] = {}
-        for spec in specs:
-            by_collection.setdefault(spec[0], []).append(spec)
-        for collection, wanted in by_collection.items():
-            live = await self._live_indexes(collection)
-            for _, keys, options in wanted:
-                found = _find_index(live, keys)
-                if found is not None:
-                    problem = _index_problem(collection, keys, options, found)
-                    if problem:
-                        raise SchemaError(f"{problem}; asyncauth never drops an index")
-                    continue  # there already, perhaps under another name (TypeORM's)
-                try:
-                    await self._db[collection].create_index(
-                        [(k, ASCENDING) for k in keys], **options
-                    )
-                except pe.OperationFailure as exc:
-                    if exc.code in (11000, 11001):
-                        raise SchemaError(
-                            f"cannot create the unique index {collection}({', '.join(keys)}): "
-                            f"existing documents repeat a value ({exc})"
-                        ) from exc
-                    # 85/86: another process created it a moment ago under its name.
-                    if exc.code not in (85, 86):
-                        raise
-
-    async def _make_ttl(self) -> None:
-        for collection, field in TTL_INDEXES:
-            live = await self._live_indexes(collection)
-            found = _find_index(live, (field,))
-            if found is not None and found.get("expireAfterSeconds") is not None:
-                continue
-            # collMod turns the existing expires index into a TTL index in place: no drop.
-            await self._db.command(
-                "collMod",
-                collection,
-                index={"keyPattern": {field: 1}, "expireAfterSeconds": 0},
-            )
+        return await indexes.bootstrap(self._db, ttl_indexes=self.ttl_indexes)
 
     @_translated
     async def check(self) -> SchemaReport:
         """Compare the live indexes and migration records with the expected ones."""
         await self.open()
-        report = SchemaReport()
-        names = set(await self._db.list_collection_names())
-        specs = [s for _, (_, group) in sorted(MIGRATIONS.items()) for s in group]
-        live: dict[str, list[Doc]] = {}
-        for collection in sorted({s[0] for s in specs}):
-            if collection not in names:
-                report.differences.append(f"missing collection {collection}")
-                continue
-            live[collection] = await self._live_indexes(collection)
-        for collection, keys, options in specs:
-            if collection not in live:
-                continue
-            found = _find_index(live[collection], keys)
-            if found is None:
-                kind = "unique index" if options.get("unique") else "index"
-                report.differences.append(f"missing {kind} {collection}({', '.join(keys)})")
-                continue
-            problem = _index_problem(collection, keys, options, found)
-            if problem:
-                report.differences.append(problem)
-        if self.ttl_indexes:
-            for collection, field in TTL_INDEXES:
-                found = _find_index(live.get(collection, []), (field,))
-                if found is not None and found.get("expireAfterSeconds") is None:
-                    report.differences.append(f"index {collection}({field}) is not a TTL index")
-        wanted = self._wanted()
-        if MIGRATIONS_COLLECTION in names:
-            applied = {d["_id"]: d.get("checksum") async for d in self._migrations.find({})}
-            report.applied = sorted(k for k in applied if isinstance(k, int))
-            report.unknown = _unknown_records(applied)
-            for key, checksum in wanted.items():
-                have = applied.get(key)
-                if have is None:
-                    if isinstance(key, int):
-                        report.pending.append(key)
-                    report.differences.append(f"migration {key} not applied")
-                elif have != checksum:
-                    report.differences.append(f"migration {key} applied with another checksum")
-        else:
-            report.pending = sorted(MIGRATIONS)
-            report.differences.append(f"no {MIGRATIONS_COLLECTION} collection (never bootstrapped)")
-        return report
-
-
-def _unknown_records(applied: Mapping[Any, Any]) -> list[int | str]:
-    """Recorded index sets this version does not know: a newer asyncauth wrote them."""
-    known: set[Any] = {*MIGRATIONS, TTL_RECORD}
-    return sorted((k for k in applied if k not in known), key=str)
-
-
-def _find_index(live: list[Doc], keys: tuple[str, ...]) -> Doc | None:
-    """The live index on exactly these keys (ascending or descending), if any."""
-    for info in live:
-        fields = tuple(k for k, _ in info.get("key", ()))
-        if fields == keys:
-            return info
-    return None
-
-
-def _index_problem(
-    collection: str, keys: tuple[str, ...], options: Mapping[str, bool], found: Mapping[str, Any]
-) -> str | None:
-    unique, sparse = bool(found.get("unique")), bool(found.get("sparse"))
-    want_unique, want_sparse = options.get("unique", False), options.get("sparse", False)
-    # A unique index serves every lookup a plain one does; sparse only matters for a unique
-    # index on an optional field (users.email).
-    if want_unique and (not unique or sparse != want_sparse):
-        have = ("unique" if unique else "not unique") + (", sparse" if sparse else "")
-        want = "unique" + (", sparse" if want_sparse else ", not sparse")
-        return f"different index {collection}({', '.join(keys)}): {have}, expected {want}"
-    return None
+        return await indexes.check(self._db, ttl_indexes=self.ttl_indexes)
 
 
 def _client_pool_size(client: Any) -> int:
@@ -1384,10 +924,3 @@ def from_url(url: str, options: Options) -> MongoAdapter:
         ttl_indexes=ttl,
         transactions=transactions,
     )
-
-
-if TYPE_CHECKING:
-    # mypy proves here that the MongoDB adapter satisfies the public protocol.
-    from ._protocol import Adapter
-
-    _conforms: type[Adapter] = MongoAdapter

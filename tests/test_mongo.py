@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import json
 import logging
 import os
+import pydoc
 import subprocess
 import sys
 import time
+import traceback
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -40,8 +43,11 @@ from asyncauth import (
     User,
     VerificationToken,
 )
+from asyncauth import _mongo_indexes as mongo_indexes
 from asyncauth._base import compound_id
 from asyncauth._mongo import MIGRATIONS, MongoAdapter, map_error
+from asyncauth._mongo_gate import Gate
+from asyncauth._protocol import Adapter
 from tests._backends import (
     SecantusServer,
     mongo_database_on,
@@ -361,7 +367,7 @@ async def test_check_reports_missing_and_different_indexes(
     with pytest.raises(SchemaError):
         await auth.bootstrap()
     await raw.db.asyncauth_migrations.update_one(
-        {"_id": 2}, {"$set": {"checksum": auth._wanted()[2]}}
+        {"_id": 2}, {"$set": {"checksum": mongo_indexes._wanted(ttl_indexes=False)[2]}}
     )
     await raw.db.asyncauth_migrations.delete_one({"_id": 1})
     with pytest.raises(SchemaError, match="never drops"):
@@ -653,10 +659,13 @@ def test_every_pymongo_error_is_mapped() -> None:
 
 
 def test_duplicate_key_errors_become_duplicate_error() -> None:
-    assert isinstance(map_error(pe.DuplicateKeyError("E11000", 11000)), DuplicateError)
+    unnamed = map_error(pe.DuplicateKeyError("E11000", 11000))
+    assert isinstance(unnamed, DuplicateError) and unnamed.key is None
     assert isinstance(map_error(pe.OperationFailure("E11000", 11000)), DuplicateError)
-    bulk = pe.BulkWriteError({"writeErrors": [{"code": 11000, "errmsg": "dup"}]})
-    assert isinstance(map_error(bulk), DuplicateError)
+    bulk = pe.BulkWriteError(
+        {"writeErrors": [{"code": 11000, "errmsg": "dup", "keyPattern": {"credentialId": 1}}]}
+    )
+    assert isinstance(map_error(bulk), DuplicateError) and map_error(bulk).key == "credential_id"
     assert isinstance(map_error(pe.OperationFailure("conflict", 112)), BackendError)
     assert isinstance(map_error(pe.AutoReconnect("gone")), BackendError)
 
@@ -676,65 +685,138 @@ async def test_sessions_round_trip_in_any_zone(auth: MongoAdapter) -> None:
 # -- the gate in front of PyMongo's pool ----------------------------------------------------------
 
 
-async def test_the_gate_lets_waiters_in_first_come_first_served() -> None:
-    from asyncauth._mongo import _FairGate
+def _gate(size: int, timeout: float, down: Callable[[], bool] = lambda: False) -> Gate:
+    return Gate(size, timeout, down)
 
-    gate = _FairGate(1)
-    assert gate.try_acquire()
+
+async def test_the_gate_lets_waiters_in_first_come_first_served() -> None:
+    gate = _gate(1, 5.0)
+    assert await gate.enter()
     order: list[int] = []
 
     async def waiter(index: int) -> None:
-        assert await gate.acquire(5.0)
+        assert await gate.enter()
         order.append(index)
         await asyncio.sleep(0)
-        gate.release()
+        gate.leave()
 
     tasks = [asyncio.create_task(waiter(i)) for i in range(5)]
     await asyncio.sleep(0.01)  # all five queue
-    gate.release()
+    gate.leave()
     # A late caller that finds the place just freed must not barge in ahead of the queue.
-    assert not gate.try_acquire()
-    await asyncio.gather(*tasks)
-    assert order == [0, 1, 2, 3, 4]
-    assert gate.try_acquire()  # the last waiter gave the place back
+    tasks.append(asyncio.create_task(waiter(5)))
+    await asyncio.wait_for(asyncio.gather(*tasks), 10.0)
+    assert order == [0, 1, 2, 3, 4, 5]
+    assert await asyncio.wait_for(gate.enter(), 1.0)  # the last waiter gave the place back
 
 
 async def test_the_gate_times_out_and_passes_on_a_place_given_to_a_cancelled_waiter() -> None:
-    from asyncauth._mongo import _FairGate
-
-    gate = _FairGate(1)
-    assert gate.try_acquire()
+    gate = _gate(1, 0.2)
+    assert await gate.enter()
     started = asyncio.get_running_loop().time()
-    assert not await gate.acquire(0.2)
+    with pytest.raises(BackendError, match="no MongoDB connection free within 0.2 s"):
+        await gate.enter()
     assert 0.15 <= asyncio.get_running_loop().time() - started < 2.0  # a loaded machine
-    first = asyncio.create_task(gate.acquire(5.0))
-    second = asyncio.create_task(gate.acquire(5.0))
+    gate = _gate(1, 5.0)
+    assert await gate.enter()
+    first = asyncio.create_task(gate.enter())
+    second = asyncio.create_task(gate.enter())
     await asyncio.sleep(0.01)
-    gate.release()  # handed to ``first``...
+    gate.leave()  # handed to ``first``...
     first.cancel()  # ...which is cancelled before it runs: the place goes to ``second``
-    assert await asyncio.wait_for(second, 1.0)
+    assert await asyncio.wait_for(second, 2.0)
     with pytest.raises(asyncio.CancelledError):
         await first
-    assert not gate.try_acquire()
-    gate.release()
-    assert gate.try_acquire()
+    late = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0.01)
+    assert not late.done()  # ``second`` holds the one place
+    gate.leave()
+    assert await asyncio.wait_for(late, 2.0)
 
 
-async def test_an_exhausted_gate_is_a_backend_error_naming_the_wait(auth: MongoAdapter) -> None:
+async def test_a_waiter_leaves_the_gate_when_the_deployment_goes_down() -> None:
+    down = False
+    gate = _gate(1, 30.0, lambda: down)
+    assert await gate.enter()
+    waiting = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    down = True
+    # Told within a check or two (Gate.CHECK_EVERY), not after the 30 s timeout.
+    assert await asyncio.wait_for(waiting, 5.0) is None
+    gate.leave()  # the place it did not take is free for the next call
+    down = False
+    assert await asyncio.wait_for(gate.enter(), 1.0)
+
+
+async def test_an_exhausted_gate_is_a_backend_error_naming_the_wait(
+    auth: MongoAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = await make_user(auth)
-    gate, timeout = auth._gate, auth._timeout
+    permits = auth._gate._permits
+    monkeypatch.setattr(permits, "timeout", 0.3)
     held = 0
-    while gate.try_acquire():  # every place of the pool taken, as by calls in flight
+    while permits.idle or permits.opened < permits.size:  # as by calls in flight
+        assert await auth._gate.enter()
         held += 1
     try:
-        auth._timeout = 0.3
         with pytest.raises(BackendError, match="no MongoDB connection free within 0.3 s"):
             await auth.get_user(user.id)
     finally:
-        auth._timeout = timeout
         for _ in range(held):
-            gate.release()
+            auth._gate.leave()
     assert await auth.get_user(user.id) == user
+
+
+# -- duplicate keys, the public protocol ---------------------------------------------------------
+
+
+async def test_a_duplicate_names_its_key_and_leaves_the_driver_error_alone(
+    auth: MongoAdapter,
+) -> None:
+    user = await make_user(auth)
+    token = unique("dup-") + unique()
+    await auth.create_session(user.id, in_future(days=1), session_token=token)
+    with pytest.raises(DuplicateError) as raised:
+        await auth.create_session(user.id, in_future(days=1), session_token=token)
+    error = raised.value
+    assert error.key == "sessions.session_token"  # the contract's names, as on SQL
+    # The server's message quotes the token: not chained, so no logged traceback shows it;
+    # PyMongo's exception stays reachable, unedited, as the suppressed context.
+    assert error.__cause__ is None and error.__suppress_context__
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    assert token[:12] not in text and "sessions.session_token" in text
+    assert isinstance(error.__context__, pe.DuplicateKeyError)
+    assert token in str(error.__context__)
+
+    # map_error reads PyMongo's exception without editing it.
+    message = (
+        "E11000 duplicate key error collection: app.users index: email_1 "
+        f'dup key: {{ email: "{token}" }}'
+    )
+    exc = pe.DuplicateKeyError(
+        message,
+        11000,
+        {
+            "code": 11000,
+            "errmsg": message,
+            "keyPattern": {"email": 1},
+            "keyValue": {"email": token},
+        },
+    )
+    before = (exc.args, str(exc), dict(exc.details or {}))
+    mapped = map_error(exc)
+    assert isinstance(mapped, DuplicateError) and mapped.key == "users.email"
+    assert token not in str(mapped)
+    assert (exc.args, str(exc), dict(exc.details or {})) == before
+
+
+def test_the_adapter_is_an_explicit_adapter_and_help_shows_the_contract() -> None:
+    assert issubclass(MongoAdapter, Adapter) and Adapter in MongoAdapter.__mro__
+    # Methods without a docstring of their own show the protocol's.
+    for name in ("get_session_and_user", "link_account", "use_verification_token"):
+        assert inspect.getdoc(getattr(MongoAdapter, name)) == inspect.getdoc(getattr(Adapter, name))
+    assert "The hot path" in pydoc.render_doc(MongoAdapter, renderer=pydoc.plaintext)
 
 
 async def test_pymongo_command_log_withholds_documents(
