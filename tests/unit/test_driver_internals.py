@@ -91,14 +91,6 @@ def _pymongo_log_message_kwargs() -> bool:
     return "_kwargs" in getattr(LogMessage, "__slots__", ())
 
 
-def _pymongo_operation_failure_details() -> bool:
-    # _mongo rewrites a duplicate-key failure's message and details (no values kept).
-    from pymongo.errors import OperationFailure
-
-    exc = OperationFailure("x", 11000, {"keyPattern": {"a": 1}})
-    return hasattr(exc, "_message") and hasattr(exc, "_OperationFailure__details")
-
-
 def _aiosqlite_in_transaction() -> bool:
     # _sqlite._reusable: a flag read on the event loop's side, no hop to the thread.
     import aiosqlite
@@ -134,9 +126,6 @@ INTERNALS: dict[str, Callable[[], bool]] = {
     "aioodbc Pool._wakeup()": _aioodbc_pool_wakeup,
     "pyodbc Connection.autocommit": _pyodbc_autocommit,
     "pymongo LogMessage._kwargs": _pymongo_log_message_kwargs,
-    "pymongo OperationFailure._message, ._OperationFailure__details": (
-        _pymongo_operation_failure_details
-    ),
     "aiosqlite Connection.in_transaction": _aiosqlite_in_transaction,
     "sqlite3.Error.sqlite_errorcode": _sqlite_error_code,
 }
