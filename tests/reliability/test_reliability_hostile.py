@@ -222,6 +222,9 @@ async def _check_value(auth: Adapter, raw: Raw, tally: Counter[str], value: str)
 
 
 @pytest.mark.slow
+# Bounded work (EXAMPLES values), but slow on SecantusDB: beside CPU burners it outlasted
+# pytest's default 120 s. A hang still ends here.
+@pytest.mark.timeout(360)
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -269,6 +272,9 @@ NAIVE = st.datetimes(timezones=st.none())
 
 
 @pytest.mark.slow
+# Bounded work (EXAMPLES values), but slow on SecantusDB: beside CPU burners it outlasted
+# pytest's default 120 s. A hang still ends here.
+@pytest.mark.timeout(360)
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
