@@ -360,7 +360,7 @@ def secantus_url() -> str:
 async def mongo_database_on(server_url: str, scheme: str = "mongodb") -> AsyncIterator[str]:
     """A uniquely named database on a MongoDB server, dropped afterwards."""
     from pymongo import AsyncMongoClient
-    from pymongo.errors import PyMongoError
+    from pymongo.errors import AutoReconnect, PyMongoError
 
     name = f"asyncauth_test_{uuid.uuid4().hex}"
     parts = urlsplit(server_url)
@@ -378,7 +378,13 @@ async def mongo_database_on(server_url: str, scheme: str = "mongodb") -> AsyncIt
         if problem is not None:
             unavailable(f"MongoDB is unreachable at {_redact(server_url)}: {problem!r}")
         yield url.replace("mongodb", scheme, 1)
-        await client.drop_database(name)
+        try:
+            await client.drop_database(name)
+        except AutoReconnect:
+            # A session-scoped database is dropped long after this client last spoke, and
+            # the server may have closed its idle connection meanwhile (seen at the end of
+            # full runs): the failed call reset the pool, so once more on a new connection.
+            await client.drop_database(name)
     finally:
         await client.close()
 
